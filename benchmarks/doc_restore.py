@@ -1,0 +1,85 @@
+"""Document restoration benchmark: RMSE on the held-out real pages (never trained on)
+for the noisy input, a classical baseline and the shipped U-Net (fp32 and mixed
+precision), plus seconds per megapixel of page on this machine.
+
+    python benchmarks/doc_restore.py [--no-card]
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from PIL import Image as PILImage, ImageFilter
+
+from common import DATASETS, print_table, timed, update_card, write_result
+
+import engine
+from engine.jobs import run_job
+from engine.training.restore import validation_pairs
+from engine.types import Image, RestoreRequest, RunOptions
+
+
+def rmse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
+
+
+def classical_baseline(noisy: np.ndarray) -> np.ndarray:
+    """Background estimation by a large median filter, then division and a contrast stretch:
+    the paper becomes white, ink stays dark."""
+    img = PILImage.fromarray((noisy * 255).astype(np.uint8))
+    bg = np.asarray(img.filter(ImageFilter.MedianFilter(15)).filter(ImageFilter.MedianFilter(15)),
+                    np.float32) / 255
+    ratio = np.clip(noisy / np.maximum(bg, 1e-3), 0, 1)
+    return np.clip((ratio - 0.1) / 0.8, 0, 1)          # the ratio's ink floor and paper noise, stretched
+
+
+def restore_gray(arr: np.ndarray, autocast: bool, device: str = "cpu") -> np.ndarray:
+    options = RunOptions(device=device, precision="auto" if autocast else "fp32")
+    out = run_job(engine.restore(Image(pixels=arr[..., None].astype(np.float32)), RestoreRequest(options=options)))
+    return out.pixels[..., 0]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--no-card", action="store_true", help="do not write the numbers into the model card")
+    args = ap.parse_args()
+    names, noisy, clean = validation_pairs(DATASETS / "docs" / "dirty")
+    noisy = [n.astype(np.float32) / 255 for n in noisy]
+    clean = [c.astype(np.float32) / 255 for c in clean]
+
+    def pooled(outputs):  # RMSE over all validation pixels together, as the competition scores
+        se = sum(float(((o.astype(np.float64) - c) ** 2).sum()) for o, c in zip(outputs, clean))
+        return (se / sum(c.size for c in clean)) ** 0.5
+
+    res = {"pairs": len(names), "validation_names": names}
+    res["rmse_noisy"] = pooled(noisy)
+    res["rmse_baseline_median"] = pooled([classical_baseline(n) for n in noisy])
+    res["rmse_model_fp32"] = pooled([restore_gray(n, autocast=False) for n in noisy])
+    res["rmse_model_mixed"] = pooled([restore_gray(n, autocast=True) for n in noisy])
+
+    page = np.asarray(PILImage.fromarray((noisy[0] * 255).astype(np.uint8)).resize((2048, 1536)),
+                      np.float32) / 255
+    mp = page.size / 1e6
+    res["cpu_s_per_mp_mixed"] = timed(lambda: restore_gray(page, True), 2) / mp
+    res["cpu_s_per_mp_fp32"] = timed(lambda: restore_gray(page, False), 2) / mp
+    import torch
+    if torch.cuda.is_available():
+        res["gpu_s_per_mp"] = timed(lambda: restore_gray(page, True, "cuda"), 3) / mp
+
+    print_table(["method", "validation RMSE"], [
+        ["noisy input", res["rmse_noisy"]], ["median background + normalise", res["rmse_baseline_median"]],
+        ["document-unet (fp32)", res["rmse_model_fp32"]], ["document-unet (mixed precision)", res["rmse_model_mixed"]]])
+    print()
+    print_table(["speed", "s / megapixel"], [["CPU, mixed precision", res["cpu_s_per_mp_mixed"]],
+                                             ["CPU, fp32", res["cpu_s_per_mp_fp32"]]]
+                + ([["GPU", res["gpu_s_per_mp"]]] if "gpu_s_per_mp" in res else []))
+    path = write_result("doc_restore", res)
+    print(f"\nwrote {path}")
+    if not args.no_card:
+        update_card("document-unet", {k: round(v, 5) for k, v in res.items() if isinstance(v, float)},
+                    "python benchmarks/doc_restore.py")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

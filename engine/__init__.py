@@ -1,0 +1,44 @@
+"""Restora's engine: image I/O, models and the restoration jobs. Never imports Qt.
+
+Light parts (types, errors, image I/O, the model registry) load at once; the
+jobs that need torch load on first use, so `import engine` stays cheap for the
+editor's GUI thread (torch is imported by the worker thread).
+
+Jobs are generators: iterate them to get `Progress` reports; the return value
+(`StopIteration.value`, or `run_job`) is the result.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .errors import (Cancelled, DeviceError, ImageReadError, ImageWriteError, ModelError,
+                     ModelNotInstalledError, RestoraError)
+from .imageio import DEFAULT_MAX_PIXELS, SAVE_FORMATS, load_image, save_image
+from .models import ModelCard, find_model, get_card, list_models, user_models_dir
+from .types import (CancelToken, Image, MaskRequest, Progress, RepairRequest, RestoreRequest, RunOptions,
+                    UpscaleRequest)
+
+# name -> module that defines it; imported on first attribute access (PEP 562)
+_LAZY = {
+    "restore": "engine.ops.restore",
+    "detect_damage": "engine.ops.segment",
+    "repair": "engine.ops.repair",
+    "upscale": "engine.ops.upscale",
+    "run_job": "engine.jobs",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
+__all__ = [
+    "Cancelled", "DeviceError", "ImageReadError", "ImageWriteError", "ModelError", "ModelNotInstalledError",
+    "RestoraError", "DEFAULT_MAX_PIXELS", "SAVE_FORMATS", "load_image", "save_image", "ModelCard",
+    "find_model", "get_card", "list_models", "user_models_dir", "CancelToken", "Image", "MaskRequest",
+    "Progress", "RepairRequest", "RestoreRequest", "RunOptions", "UpscaleRequest", *_LAZY,
+]

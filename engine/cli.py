@@ -1,0 +1,332 @@
+"""The headless command line (ARCHITECTURE section 6): argument parsing for the
+verbs, a progress bar on stderr, and the exit codes 0 (all inputs done),
+1 (some inputs failed, each named on stderr) and 2 (bad usage / nothing can run)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .batch import BatchRequest, find_images, output_format, run_batch
+from .errors import Cancelled, DeviceError, ModelNotInstalledError, RestoraError
+from .imageio import SAVE_FORMATS, load_image, save_image
+from .jobs import run_job
+from .models import broken_cards, find_model, get_card, list_models
+from .pipeline import check_installed, parse_steps
+from .types import Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions, UpscaleRequest
+
+VERBS = ("restore", "mask", "repair", "upscale", "batch", "models")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """Restora: local image restoration.
+
+  python main.py                 open the editor
+  python main.py IMAGE           open the editor with IMAGE
+  python main.py VERB ...        run headless (see VERB --help)
+
+Outputs keep their input's file stem; existing outputs are skipped unless
+--overwrite. Exit codes: 0 all inputs done, 1 some inputs failed (named on
+stderr), 2 bad usage or a model that is not installed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits 2 on bad usage, as the contract says
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _common(p: argparse.ArgumentParser, outputs: bool = True) -> None:
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                   help="compute device (default: auto = cuda, then mps, then cpu)")
+    p.add_argument("--tile", type=int, default=0, metavar="N",
+                   help="tile size in input pixels (default: 512 on CPU, 1024 on GPU); smaller uses less memory")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32"),
+                   help="auto: mixed precision where the model keeps its quality (default); fp32: full")
+    if outputs:
+        p.add_argument("--format", choices=sorted(set(SAVE_FORMATS)), default=None,
+                       help="output format (default: the input's format when writable, else png)")
+        p.add_argument("--quality", type=int, default=92, metavar="Q", help="JPEG/WebP quality 1-100 (default 92)")
+        p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def _io(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created if missing)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="restora", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    p = sub.add_parser("restore", help="clean scanned documents (U-Net)",
+                       description="Clean scanned or photographed document pages with the document U-Net. "
+                                   "Colour pages keep the colour of their ink and stamps.")
+    _io(p)
+    p.add_argument("--model", default=RestoreRequest().model, help="restoration model (default: %(default)s)")
+    _common(p)
+    p = sub.add_parser("mask", help="damage mask, 8-bit PNG, 255 = damaged",
+                       description="Detect damage (scratches, dust, stains, holes, creases) and write STEM.png.")
+    _io(p)
+    p.add_argument("--model", default=MaskRequest().model, help="segmentation model (default: %(default)s)")
+    p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is damaged")
+    p.add_argument("--soft", action="store_true", help="write the damage probability instead of a 0/255 mask")
+    _common(p)
+    p = sub.add_parser("repair", help="detect damage and fill it",
+                       description="Fill damaged pixels; with --mask, fill the pixels the given mask marks.")
+    _io(p)
+    p.add_argument("--mask", metavar="M.png", help="use this mask (white = damaged) instead of detecting; "
+                                                   "only with a single input")
+    p.add_argument("--threshold", type=float, default=0.5, help="detection threshold (default 0.5)")
+    p.add_argument("--model", default=RepairRequest().model, help="inpainting model (default: %(default)s)")
+    p.add_argument("--mask-model", default=RepairRequest().mask_model,
+                   help="segmentation model used when no --mask is given (default: %(default)s)")
+    _common(p)
+    p = sub.add_parser("upscale", help="super-resolution x2 or x4",
+                       description="Upscale with an SRResNet-family generator, tiled so any size fits.")
+    _io(p)
+    p.add_argument("--scale", type=int, choices=(2, 4), default=4, help="upscaling factor (default 4)")
+    p.add_argument("--variant", choices=("faithful", "sharp"), default="faithful",
+                   help="faithful: highest fidelity (default); sharp: adversarially fine-tuned, crisper texture")
+    p.add_argument("--model", default=None, help="a named upscaling model instead of the variant's")
+    _common(p)
+    p = sub.add_parser("batch", help="run a pipeline over a folder",
+                       description="Run STEPS over every image in IN_DIR, writing OUT_DIR with the same "
+                                   "sub-folders, and a report (restora-report.json/.txt) there. Re-running "
+                                   "resumes: existing outputs are skipped.")
+    p.add_argument("input_dir", metavar="IN_DIR")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    p.add_argument("--steps", required=True,
+                   help="comma-separated steps in order: restore, repair, upscale:2, upscale:4 "
+                        "(upscale:4:sharp for the sharp variant); add @MODEL to a step to use a named "
+                        "model, e.g. restore@my-pages")
+    p.add_argument("--recursive", action="store_true", help="include sub-folders")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="process only share I of N (0 <= I < N), e.g. --shard $SLURM_ARRAY_TASK_ID/8")
+    _common(p)
+    sub.add_parser("models", help="list models with their measured quality",
+                   description="List shipped and user models with their measured benchmark numbers.")
+    return ap
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Files as given and the images inside given folders; plus messages for missing paths."""
+    files, missing = [], []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files += find_images(p, recursive=False)
+        elif p.exists():
+            files.append(p)
+        else:
+            missing.append(f"{item}: no such file or folder")
+    return files, missing
+
+
+class _Bar:
+    """A tqdm bar on stderr driven by Progress reports."""
+
+    def __init__(self, desc: str):
+        self.bar = tqdm(total=1000, desc=desc, file=sys.stderr, leave=False, unit="‰",
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}", disable=None)
+
+    def __call__(self, p) -> None:
+        if p.total and p.done == 0 and p.stage.startswith("out of"):
+            tqdm.write(p.stage, file=sys.stderr)
+        self.bar.n = int(1000 * p.fraction)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _error(msg: str) -> None:
+    tqdm.write(f"error: {msg}", file=sys.stderr)
+
+
+def _run_files(args, check, job_for, save) -> int:
+    """Shared loop of the per-file verbs: load, run, save, report; returns the exit code."""
+    files, missing = expand_inputs(args.inputs)
+    options = RunOptions(args.device, args.tile, args.precision)
+    try:
+        check(options)
+    except (ModelNotInstalledError, DeviceError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    for m in missing:
+        _error(m)
+    failed = len(missing)
+    out_dir = Path(args.output)
+    for path in tqdm(files, desc="files", file=sys.stderr, disable=None if len(files) > 1 else True):
+        bar = _Bar(path.name)
+        try:
+            image = load_image(path)
+            for w in image.warnings:
+                tqdm.write(f"warning: {w}", file=sys.stderr)
+            result = run_job(job_for(image, options), bar)
+            target = save(result, image, out_dir, path)
+            if target is None:
+                tqdm.write(f"skipped {path}: output exists (use --overwrite)", file=sys.stderr)
+        except DeviceError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
+        except RestoraError as exc:
+            _error(str(exc))
+            failed += 1
+        finally:
+            bar.close()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _target(out_dir: Path, src: Path, ext: str, overwrite: bool) -> Path | None:
+    t = out_dir / f"{src.stem}.{ext}"
+    return None if t.exists() and not overwrite else t
+
+
+def _save_image(args):
+    def save(result: Image, source: Image, out_dir: Path, path: Path):
+        target = _target(out_dir, path, output_format(source.source_format, args.format), args.overwrite)
+        if target is not None:
+            save_image(result, target, quality=args.quality, overwrite=args.overwrite)
+        return target
+    return save
+
+
+def cmd_restore(args) -> int:
+    from .ops.restore import restore
+
+    return _run_files(args, lambda o: get_card(args.model),
+                      lambda im, o: restore(im, RestoreRequest(model=args.model, options=o)), _save_image(args))
+
+
+def cmd_mask(args) -> int:
+    from .ops.segment import detect_damage
+
+    def save(mask, source: Image, out_dir: Path, path: Path):
+        target = _target(out_dir, path, "png", args.overwrite)
+        if target is not None:
+            save_image(Image(pixels=mask[..., None], bits=8, source=source.source), target,
+                       format="png", overwrite=args.overwrite)
+        return target
+
+    return _run_files(args, lambda o: get_card(args.model),
+                      lambda im, o: detect_damage(im, MaskRequest(model=args.model, threshold=args.threshold,
+                                                                  soft=args.soft, options=o)), save)
+
+
+def cmd_repair(args) -> int:
+    from .ops.repair import repair
+
+    mask = None
+    if args.mask:
+        if len(args.inputs) != 1 or Path(args.inputs[0]).is_dir():
+            _error("--mask applies to exactly one input image")
+            return EXIT_USAGE
+        try:
+            m = load_image(args.mask)
+        except RestoraError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
+        mask = m.pixels.mean(axis=2) if m.alpha is None else m.pixels.mean(axis=2) * m.alpha
+        mask = (mask > 0.5).astype(np.float32)
+    req = lambda o: RepairRequest(args.model, args.mask_model, args.threshold, o)  # noqa: E731
+
+    def check(o):
+        get_card(req(o).model)
+        if mask is None:
+            get_card(req(o).mask_model)
+
+    return _run_files(args, check, lambda im, o: repair(im, req(o), mask), _save_image(args))
+
+
+def cmd_upscale(args) -> int:
+    from .ops.upscale import upscale
+
+    req = lambda o: UpscaleRequest(scale=args.scale, variant=args.variant, model=args.model, options=o)  # noqa: E731
+    check = (lambda o: get_card(args.model)) if args.model else (lambda o: find_model("upscale", args.scale,
+                                                                                        args.variant))
+    return _run_files(args, check, lambda im, o: upscale(im, req(o)), _save_image(args))
+
+
+def cmd_batch(args) -> int:
+    try:
+        steps = parse_steps(args.steps)
+        i, n = (int(x) for x in args.shard.split("/"))
+        if not 0 <= i < n:
+            raise ValueError
+    except RestoraError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except ValueError:
+        _error(f"--shard {args.shard!r}: expected I/N with 0 <= I < N, e.g. 0/4")
+        return EXIT_USAGE
+    in_dir = Path(args.input_dir)
+    if not in_dir.is_dir():
+        _error(f"{in_dir}: not a folder")
+        return EXIT_USAGE
+    try:
+        check_installed(steps)
+    except ModelNotInstalledError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    req = BatchRequest(in_dir, Path(args.output), steps, args.recursive, args.format, args.quality,
+                       args.overwrite, (i, n), RunOptions(args.device, args.tile, args.precision))
+    bar = _Bar("batch")
+    try:
+        report = run_job(run_batch(req), bar)
+    except DeviceError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    finally:
+        bar.close()
+    for f in report.files:
+        if f.status == "failed":
+            _error(f.reason)
+    print(report.summary().splitlines()[0], file=sys.stderr)
+    return EXIT_FAILED if report.count("failed") else EXIT_OK
+
+
+def cmd_models(args) -> int:
+    cards = list_models()
+    if not cards:
+        print("no models installed")
+    for c in cards:
+        state = "" if c.installed else "  [weights missing]"
+        extra = f" x{c.scale}" if c.task == "upscale" else ""
+        print(f"{c.name:24} {c.task + extra:12} {c.source:8} {c.summary()}{state}")
+    for msg in broken_cards():
+        print(f"error: {msg}", file=sys.stderr)
+    return EXIT_OK
+
+
+COMMANDS = {"restore": cmd_restore, "mask": cmd_mask, "repair": cmd_repair, "upscale": cmd_upscale,
+            "batch": cmd_batch, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (without the program name) and run the verb; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:          # --help (0) or bad usage (2): return, don't exit, for callers
+        return int(exit_.code or 0)
+    if args.verb is None:
+        build_parser().print_help()
+        return EXIT_USAGE
+    if getattr(args, "quality", 92) not in range(1, 101):
+        _error("--quality must be between 1 and 100")
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.verb](args)
+    except Cancelled:
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted; no partial files were written")
+        return 130
+    except RestoraError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+
+
+__all__ = ["main", "build_parser", "VERBS"]

@@ -1,0 +1,31 @@
+"""Driving job generators: every long operation yields Progress and returns its result."""
+from __future__ import annotations
+
+from typing import Callable, Generator, TypeVar
+
+from .types import Progress
+
+T = TypeVar("T")
+
+
+def run_job(job: Generator[Progress, None, T], on_progress: Callable[[Progress], None] | None = None) -> T:
+    """Iterate `job` to the end, passing each Progress to `on_progress`; return its result."""
+    while True:
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None:
+            on_progress(p)
+
+
+def sub_progress(job: Generator[Progress, None, T], index: int, count: int,
+                 stage: str | None = None) -> Generator[Progress, None, T]:
+    """Re-scale a sub-job's progress as part `index` of `count` equal parts (e.g. mask then fill)."""
+    while True:
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            return stop.value
+        steps = max(1, p.total)
+        yield Progress(index * steps + p.done, count * steps, stage or p.stage)

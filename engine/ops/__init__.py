@@ -1,0 +1,1 @@
+"""The restoration jobs, one per module; each is a generator yielding Progress."""

@@ -1,0 +1,1 @@
+"""Training code for the shipped models: synthetic data, datasets, loops, export."""

@@ -1,0 +1,87 @@
+"""Pieces every training loop shares: resumable checkpoints written atomically,
+the learning-rate schedule, a CSV log, and exporting a trained network as a
+shipped model (fp16 safetensors + model card with the weights' SHA-256)."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from ..models import sha256_file
+
+
+def atomic_torch_save(obj, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file beside `path`, fsync, rename into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike):
+    """The checkpoint dict at `path`, or None when there is none yet."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int = 100, floor: float = 0.01) -> float:
+    """Linear warm-up, then cosine decay from `base` to `floor * base`."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+class CsvLog:
+    """Appends rows to a CSV file (header written once) and echoes them to stderr."""
+
+    def __init__(self, path: str | os.PathLike, fields: list[str]):
+        self.path, self.fields = Path(path), fields
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
+        self._f = open(self.path, "a", newline="")
+        self._w = csv.DictWriter(self._f, fieldnames=fields)
+        if new:
+            self._w.writeheader()
+        self.t0 = time.time()
+
+    def write(self, **row) -> None:
+        self._w.writerow({k: row.get(k, "") for k in self.fields})
+        self._f.flush()
+        print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+              f"t={time.time() - self.t0:.0f}s", file=sys.stderr, flush=True)
+
+
+def export_model(model: torch.nn.Module, out_dir: str | os.PathLike, card: dict) -> Path:
+    """Write `NAME.safetensors` (fp16) and `NAME.json` (card + sha256) into out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = card["name"]
+    weights = out_dir / f"{name}.safetensors"
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous().cpu()
+               for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    tmp = weights.with_name(f".{weights.name}.tmp")
+    save_file(tensors, str(tmp), metadata={"name": name})
+    os.replace(tmp, weights)
+    card = dict(card, weights=weights.name, sha256=sha256_file(weights))
+    card_path = out_dir / f"{name}.json"
+    old = json.loads(card_path.read_text()) if card_path.exists() else {}
+    if "benchmarks" in old and "benchmarks" not in card:
+        card["benchmarks"] = old["benchmarks"]
+    tmp = card_path.with_name(f".{card_path.name}.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    os.replace(tmp, card_path)
+    return weights

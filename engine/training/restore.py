@@ -1,0 +1,205 @@
+"""Train the document-restoration U-Net on the real Kaggle pairs plus synthetic pages.
+
+    python -m engine.training.restore --data ../shared/datasets/docs/dirty --steps 12000
+
+Resumable: re-running the same command continues from runs/restore/last.pt.
+The validation pairs (every 6th real pair by sorted name) are never trained on.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..device import resolve_device
+from ..nets import build
+from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint
+from .synth_docs import synth_page
+
+ARCH = {"arch": "unet", "params": {"in_channels": 1, "out_channels": 1, "width": 16, "depth": 4,
+                                   "max_width": 256, "norm": "batch", "residual": True}}
+SYNTH_SIZE = 256
+
+
+def real_pairs(root: str | Path) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Sorted names with (noisy, clean) uint8 arrays from root/train and root/train_cleaned."""
+    from PIL import Image
+
+    root = Path(root)
+    names = sorted(p.name for p in (root / "train").iterdir() if p.suffix.lower() == ".png")
+    noisy = [np.asarray(Image.open(root / "train" / n).convert("L")) for n in names]
+    clean = [np.asarray(Image.open(root / "train_cleaned" / n).convert("L")) for n in names]
+    return names, noisy, clean
+
+
+def split_indices(n: int) -> tuple[list[int], list[int]]:
+    """(train, validation) indices: every 6th pair is held out for validation."""
+    val = [i for i in range(n) if i % 6 == 0]
+    return [i for i in range(n) if i % 6 != 0], val
+
+
+def validation_pairs(root: str | Path) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """The held-out real pairs (shared with benchmarks/doc_restore.py)."""
+    names, noisy, clean = real_pairs(root)
+    _, val = split_indices(len(names))
+    return [names[i] for i in val], [noisy[i] for i in val], [clean[i] for i in val]
+
+
+def synth_pool(n: int, seed: int, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """n synthetic (dirty, clean) uint8 pages, cached on disk between runs."""
+    path = cache_dir / f"synth_docs_s{seed}_n{n}_{SYNTH_SIZE}.npz"
+    if path.exists():
+        z = np.load(path)
+        return z["dirty"], z["clean"]
+    rng = np.random.default_rng(seed)
+    dirty = np.empty((n, SYNTH_SIZE, SYNTH_SIZE), np.uint8)
+    clean = np.empty_like(dirty)
+    t0 = time.time()
+    for i in range(n):
+        d, c = synth_page(rng, SYNTH_SIZE)
+        dirty[i] = np.round(d * 255)
+        clean[i] = np.round(c * 255)
+        if i % 200 == 0:
+            print(f"synthetic pages {i}/{n} ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(path, dirty=dirty, clean=clean)
+    return dirty, clean
+
+
+def _crop(rng, a: np.ndarray, b: np.ndarray, size: int):
+    h, w = a.shape
+    y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    a, b = a[y:y + size, x:x + size], b[y:y + size, x:x + size]
+    if rng.random() < 0.5:
+        a, b = a[:, ::-1], b[:, ::-1]
+    if rng.random() < 0.5:
+        a, b = a[::-1], b[::-1]
+    return a, b
+
+
+def make_batch(rng, real, synth, batch: int, size: int, real_frac: float):
+    """A float tensor pair (noisy, clean) of shape Bx1xSxS."""
+    xs, ys = [], []
+    for _ in range(batch):
+        if rng.random() < real_frac:
+            i = int(rng.integers(len(real[0])))
+            a, b = _crop(rng, real[0][i], real[1][i], size)
+        else:
+            i = int(rng.integers(len(synth[0])))
+            a, b = _crop(rng, synth[0][i], synth[1][i], size)
+        xs.append(a)
+        ys.append(b)
+    to_t = lambda arr: torch.from_numpy(np.stack(arr).astype(np.float32) / 255)[:, None]  # noqa: E731
+    return to_t(xs), to_t(ys)
+
+
+@torch.inference_mode()
+def evaluate_rmse(net, noisy: list[np.ndarray], clean: list[np.ndarray], device) -> float:
+    """Pixel RMSE over whole validation pages (padded to the network's multiple)."""
+    net.eval()
+    se, count = 0.0, 0
+    m = net.multiple
+    for a, b in zip(noisy, clean):
+        h, w = a.shape
+        x = torch.from_numpy(a.astype(np.float32) / 255)[None, None].to(device)
+        x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
+        y = net(x)[0, 0, :h, :w].clamp(0, 1).float().cpu().numpy()
+        se += float(((y - b.astype(np.float32) / 255) ** 2).sum())
+        count += h * w
+    net.train()
+    return (se / count) ** 0.5
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="../shared/datasets/docs/dirty", help="folder with train/ and train_cleaned/")
+    ap.add_argument("--run", default="runs/restore", help="checkpoints and logs go here")
+    ap.add_argument("--steps", type=int, default=12000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--patch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--synth", type=int, default=1500, help="number of synthetic pages")
+    ap.add_argument("--real-frac", type=float, default=0.6)
+    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--export", default="resources/models", help="where the best model is exported at the end")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    run = Path(args.run)
+
+    names, noisy, clean = real_pairs(args.data)
+    tr, va = split_indices(len(names))
+    real = ([noisy[i] for i in tr], [clean[i] for i in tr])
+    val = ([noisy[i] for i in va], [clean[i] for i in va])
+    synth = synth_pool(args.synth, seed=1, cache_dir=Path("build/cache"))
+
+    net = build(ARCH["arch"], **ARCH["params"]).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    ckpt = load_checkpoint(run / "last.pt")
+    step, best = 0, float("inf")
+    if ckpt:
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        step, best = ckpt["step"], ckpt["best"]
+        print(f"resumed at step {step} (best val RMSE {best:.5f})", file=sys.stderr)
+    rng = np.random.default_rng(1000 + step)
+    log = CsvLog(run / "log.csv", ["step", "lr", "loss", "val_rmse", "sec_per_step"])
+    use_bf16 = device.type == "cpu"
+    net.train()
+    t0, losses = time.time(), []
+    while step < args.steps:
+        lr = cosine_lr(step, args.steps, args.lr, warmup=200)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = make_batch(rng, real, synth, args.batch, args.patch, args.real_frac)
+        x = x.to(device).contiguous(memory_format=torch.channels_last)
+        y = y.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16 or device.type == "cuda"):
+            out = net(x)
+        out = out.float().clamp(0, 1)
+        loss = F.l1_loss(out, y) + F.mse_loss(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        if step % args.eval_every == 0 or step == args.steps:
+            rmse = evaluate_rmse(net, *val, device)
+            if rmse < best:
+                best = rmse
+                atomic_torch_save({"model": net.state_dict(), "step": step, "val_rmse": rmse}, run / "best.pt")
+            log.write(step=step, lr=lr, loss=float(np.mean(losses)), val_rmse=rmse,
+                      sec_per_step=(time.time() - t0) / len(losses))
+            losses, t0 = [], time.time()
+            atomic_torch_save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best},
+                              run / "last.pt")
+    best_ckpt = load_checkpoint(run / "best.pt")
+    net.load_state_dict(best_ckpt["model"])
+    card = {
+        "name": "document-unet", "task": "restore", "title": "Document restoration U-Net",
+        **ARCH, "scale": 1, "channels": 1, "autocast": True,
+        "training": {
+            "command": "make train-restore",
+            "data": f"{len(tr)} real pairs of Kaggle 'Denoising Dirty Documents' (validation: "
+                    f"{len(va)} held-out pairs, every 6th by name) + {args.synth} synthetic pages "
+                    f"(engine/training/synth_docs.py)",
+            "steps": args.steps, "batch": args.batch, "patch": args.patch, "lr": args.lr,
+            "loss": "L1 + MSE", "best_step": best_ckpt["step"], "val_rmse_at_export": best_ckpt["val_rmse"],
+            "validation_names": [names[i] for i in va],
+        },
+    }
+    path = export_model(net, args.export, card)
+    print(f"exported {path} (val RMSE {best_ckpt['val_rmse']:.5f})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

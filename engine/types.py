@@ -1,0 +1,124 @@
+"""Shared value types: the image record, progress reports, cancel tokens, requests.
+
+Image convention (ARCHITECTURE section 3): pixels are an HxWxC float32 numpy
+array in [0, 1], C = 1 (gray) or 3 (RGB); alpha, when present, is a separate
+HxW float32 array and is re-attached on save.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .errors import Cancelled
+
+
+@dataclass
+class Image:
+    """A loaded image: pixels plus what must survive to the output file."""
+
+    pixels: np.ndarray                   # HxWxC float32 in [0, 1], C in (1, 3)
+    alpha: np.ndarray | None = None      # HxW float32 in [0, 1]
+    bits: int = 8                        # 8 or 16: precision of the source
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    source: str | None = None            # path it came from, for messages
+    source_format: str | None = None     # Pillow's format name, e.g. "PNG"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+    @property
+    def channels(self) -> int:
+        return self.pixels.shape[2]
+
+    def with_pixels(self, pixels: np.ndarray, alpha: np.ndarray | None = None) -> "Image":
+        """A copy carrying new pixels (and alpha, if given) with the same metadata."""
+        return replace(self, pixels=pixels, alpha=self.alpha if alpha is None else alpha,
+                       warnings=list(self.warnings))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """`done` of `total` units of `stage` finished (tiles, files or steps)."""
+
+    done: int
+    total: int
+    stage: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+class CancelToken:
+    """Cooperative cancel flag, set from any thread, checked at yield points."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a network: device ('auto'|'cpu'|'cuda'|'mps'), tile size (0 = auto),
+    precision ('auto' = mixed precision where the model card allows it, 'fp32' = full)."""
+
+    device: str = "auto"
+    tile: int = 0
+    precision: str = "auto"
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """Clean a scanned document page with the named restoration model."""
+
+    model: str = "document-unet"
+    options: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
+class MaskRequest:
+    """Find damage: probability map, thresholded unless `soft`."""
+
+    model: str = "damage-unet"
+    threshold: float = 0.5
+    soft: bool = False
+    options: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
+class RepairRequest:
+    """Fill damaged pixels; with `mask` None the damage is detected first."""
+
+    model: str = "repair-unet"
+    mask_model: str = "damage-unet"
+    threshold: float = 0.5
+    options: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
+class UpscaleRequest:
+    """Upscale by `scale` (2 or 4) with a model variant ('faithful' or 'sharp') or a named model."""
+
+    scale: int = 4
+    variant: str = "faithful"
+    model: str | None = None
+    options: RunOptions = RunOptions()

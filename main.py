@@ -1,0 +1,22 @@
+"""Restora's entry point: no arguments or an image path open the editor; a verb
+(restore, mask, repair, upscale, batch, models) runs the headless command line."""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from engine.cli import VERBS
+
+    if argv and (argv[0] in VERBS or argv[0].startswith("-")):
+        from engine.cli import main as cli_main
+
+        return cli_main(argv)
+    from gui.app import run
+
+    return run(argv[0] if argv else None)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""The command line contract: verbs, outputs named by stem, exit codes 0/1/2,
+messages without tracebacks, inputs untouched."""
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from engine import models
+from engine.cli import main
+from model_factory import make_tiny_models
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path / "data"))
+    make_tiny_models(tmp_path / "data")
+    models._cache.clear()
+
+
+def _png(path: Path, size=(40, 30), mode="RGB"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3 if mode == "RGB" else 1), np.uint8)
+    PILImage.fromarray(arr.squeeze()).convert(mode).save(path)
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_help_documents_every_verb():
+    res = subprocess.run([sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0
+    for verb in ("restore", "mask", "repair", "upscale", "batch", "models"):
+        assert verb in res.stdout
+    res = subprocess.run([sys.executable, "main.py", "batch", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert "--shard" in res.stdout and "--recursive" in res.stdout
+
+
+def test_bad_usage_exits_2(capsys):
+    assert main(["upscale", "x.png"]) == 2                      # no -o
+    assert main(["upscale", "x.png", "-o", "out", "--scale", "3"]) == 2
+    assert main(["batch", "nowhere", "-o", "out", "--steps", "restore"]) == 2
+    assert main(["batch", ".", "-o", "out", "--steps", "blur"]) == 2
+
+
+def test_model_not_installed_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path / "none")
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path / "data"))
+    src = _png(tmp_path / "a.png")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "--scale", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "no trained model for upscale x4" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_restore_writes_stem_and_keeps_input(tiny, tmp_path, capsys):
+    src = _png(tmp_path / "in" / "page one.png", mode="L")
+    before = _digest(src)
+    out = tmp_path / "out"
+    assert main(["restore", str(src), "-o", str(out), "--model", "test-restore", "--device", "cpu"]) == 0
+    assert (out / "page one.png").is_file()
+    assert _digest(src) == before
+    # second run: skipped, not overwritten
+    mtime = (out / "page one.png").stat().st_mtime_ns
+    assert main(["restore", str(src), "-o", str(out), "--model", "test-restore"]) == 0
+    assert (out / "page one.png").stat().st_mtime_ns == mtime
+    assert "skipped" in capsys.readouterr().err
+
+
+def test_some_inputs_fail_exits_1(tiny, tmp_path, capsys):
+    good = _png(tmp_path / "in" / "good.png")
+    bad = tmp_path / "in" / "bad.png"
+    bad.write_bytes(b"not an image")
+    out = tmp_path / "out"
+    assert main(["mask", str(tmp_path / "in"), str(tmp_path / "missing.png"), "-o", str(out),
+                 "--model", "test-mask"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.png" in err and "missing.png" in err and "Traceback" not in err
+    mask = np.asarray(PILImage.open(out / "good.png"))
+    assert mask.shape == (30, 40) and set(np.unique(mask)) <= {0, 255}
+    assert not (out / "bad.png").exists()
+
+
+def test_mask_soft_is_8bit_probability(tiny, tmp_path):
+    src = _png(tmp_path / "a.jpg")
+    assert main(["mask", str(src), "-o", str(tmp_path / "o"), "--model", "test-mask", "--soft"]) == 0
+    m = np.asarray(PILImage.open(tmp_path / "o" / "a.png"))
+    assert m.dtype == np.uint8 and 0 < m.min() and m.max() < 255      # a probability, not 0/255
+
+
+def test_repair_with_user_mask(tiny, tmp_path):
+    src = _png(tmp_path / "a.png")
+    m = np.zeros((30, 40), np.uint8)
+    m[5:10, 5:20] = 255
+    PILImage.fromarray(m).save(tmp_path / "m.png")
+    out = tmp_path / "o"
+    assert main(["repair", str(src), "--mask", str(tmp_path / "m.png"), "-o", str(out), "--model", "test-repair"]) == 0
+    a, b = np.asarray(PILImage.open(src)), np.asarray(PILImage.open(out / "a.png"))
+    assert np.array_equal(a[m == 0], b[m == 0])
+
+
+def test_upscale_named_model_and_format(tiny, tmp_path):
+    src = _png(tmp_path / "a.png", size=(11, 7))
+    out = tmp_path / "o"
+    assert main(["upscale", str(src), "-o", str(out), "--scale", "2", "--model", "test-sr-x2",
+                 "--format", "jpg", "--quality", "80"]) == 0
+    with PILImage.open(out / "a.jpg") as im:
+        assert im.size == (22, 14) and im.format == "JPEG"
+
+
+def test_models_lists_registry(tiny, capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "test-sr-x4" in out and "upscale x4" in out
+
+
+def test_batch_over_hostile_catalogue(tiny, hostile_dir, tmp_path, capsys):
+    """Issue 2 acceptance: exit 1, each unreadable file named without a traceback, an output for every
+    readable one, no empty or partial files, inputs byte-identical."""
+    root = hostile_dir.root
+    digests = {p: _digest(p) for p in root.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    code = main(["batch", str(root), "-o", str(out), "--steps", "restore@test-restore", "--recursive",
+                 "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err
+    for rel, expected in hostile_dir.cases.items():
+        produced = [p for p in (out / rel.parent).glob(f"{rel.stem}.*")] if (out / rel.parent).is_dir() else []
+        if expected == "error":
+            assert rel.name in err or os.fsdecode(rel.name) in err, rel
+            assert not produced, rel
+        else:
+            assert produced, f"no output for {rel}"
+    for p in out.rglob("*"):
+        if p.is_file():
+            assert p.stat().st_size > 0 and not p.name.endswith(".tmp"), p
+    assert {p: _digest(p) for p in digests} == digests
+    assert (out / "restora-report.json").is_file()

@@ -1,0 +1,64 @@
+"""The model registry: cards are listed, hashes are checked, damage is named."""
+import json
+
+import pytest
+
+from engine import models
+from engine.errors import ModelError, ModelNotInstalledError
+from model_factory import make_tiny_models
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path))
+    make_tiny_models(tmp_path)
+    models._cache.clear()
+    return tmp_path
+
+
+def test_user_models_are_listed(user_dir):
+    names = {c.name for c in models.list_models() if c.source == "user"}
+    assert {"test-restore", "test-mask", "test-repair", "test-sr-x2", "test-sr-x4"} <= names
+    assert {c.name for c in models.list_models("upscale") if c.source == "user"} == {"test-sr-x2", "test-sr-x4"}
+
+
+def test_load_checks_hash_and_caches(user_dir):
+    card = models.get_card("test-restore")
+    net = models.load_network(card)
+    assert models.load_network(card) is net
+    assert not any(p.requires_grad for p in net.parameters())
+
+
+def test_corrupted_weights_are_named(user_dir):
+    card = models.get_card("test-mask")
+    data = bytearray(card.weights.read_bytes())
+    data[-1] ^= 0xFF
+    card.weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"test-mask\.safetensors.*corrupted"):
+        models.load_network(card)
+
+
+def test_missing_weights_are_named(user_dir):
+    card = models.get_card("test-repair")
+    card.weights.unlink()
+    assert not card.installed
+    with pytest.raises(ModelNotInstalledError, match=r"test-repair\.safetensors.*missing"):
+        models.load_network(card)
+
+
+def test_unknown_model_and_task():
+    with pytest.raises(ModelNotInstalledError, match="not installed"):
+        models.get_card("no-such-model")
+    with pytest.raises(ModelNotInstalledError, match="no trained model for upscale x4"):
+        models.find_model("upscale", 4, "does-not-exist")
+
+
+def test_broken_card_is_reported_not_fatal(user_dir):
+    (user_dir / "models" / "junk.json").write_text("{not json")
+    assert models.get_card("test-restore")
+    assert any("junk.json" in m for m in models.broken_cards())
+
+
+def test_card_records_sha256(user_dir):
+    raw = json.loads((user_dir / "models" / "test-sr-x4.json").read_text())
+    assert raw["sha256"] == models.sha256_file(user_dir / "models" / "test-sr-x4.safetensors")

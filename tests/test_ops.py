@@ -1,0 +1,134 @@
+"""Every op runs end to end on random-weight models: shapes, alpha, gray/colour,
+cancel, and repair keeping pixels outside the mask."""
+import numpy as np
+import pytest
+
+import engine
+from engine import models
+from engine.errors import Cancelled, ModelNotInstalledError, RestoraError
+from engine.jobs import run_job
+from engine.pipeline import Step, parse_steps, run_steps
+from engine.types import (CancelToken, Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions,
+                          UpscaleRequest)
+from model_factory import make_tiny_models
+
+CPU = RunOptions(device="cpu", tile=64)
+
+
+@pytest.fixture(autouse=True)
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path))
+    make_tiny_models(tmp_path)
+    models._cache.clear()
+
+
+def _img(h=37, w=45, c=3, alpha=False):
+    rng = np.random.default_rng(0)
+    return Image(pixels=rng.random((h, w, c), dtype=np.float32),
+                 alpha=rng.random((h, w), dtype=np.float32) if alpha else None)
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_restore_gray_and_colour(c):
+    im = _img(c=c)
+    out = run_job(engine.restore(im, RestoreRequest("test-restore", CPU)))
+    assert out.pixels.shape == im.pixels.shape and out.pixels.dtype == np.float32
+    assert 0 <= out.pixels.min() and out.pixels.max() <= 1
+
+
+def test_recolor_neutralises_paper_keeps_ink_colour():
+    from engine.ops.restore import recolor
+    rgb = np.array([[[0.9, 0.85, 0.6], [0.1, 0.1, 0.6]]], np.float32)    # yellow paper, blue ink
+    y_in = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    out = recolor(rgb, y_in, np.array([[1.0, 0.1]], np.float32))
+    assert np.allclose(out[0, 0], 1.0)                                   # paper -> white
+    assert out[0, 1, 2] > out[0, 1, 0] + 0.1                             # ink stays blue
+
+
+def test_mask_binary_and_soft():
+    im = _img()
+    hard = run_job(engine.detect_damage(im, MaskRequest("test-mask", options=CPU)))
+    soft = run_job(engine.detect_damage(im, MaskRequest("test-mask", soft=True, options=CPU)))
+    assert hard.shape == soft.shape == im.pixels.shape[:2]
+    assert set(np.unique(hard)) <= {0.0, 1.0}
+    assert 0 < soft.min() and soft.max() < 1                             # sigmoid applied, not clipped logits
+    assert np.array_equal(hard, (soft >= 0.5).astype(np.float32))
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_repair_changes_only_masked_pixels(c):
+    im = _img(c=c)
+    mask = np.zeros(im.pixels.shape[:2], np.float32)
+    mask[10:20, 5:30] = 1
+    out = run_job(engine.repair(im, RepairRequest("test-repair", options=CPU), mask))
+    outside = mask == 0
+    assert np.array_equal(out.pixels[outside], im.pixels[outside])
+    assert not np.array_equal(out.pixels[~outside], im.pixels[~outside])
+
+
+def test_repair_detects_when_no_mask():
+    im = _img()
+    reports = []
+    out = run_job(engine.repair(im, RepairRequest("test-repair", "test-mask", options=CPU)), reports.append)
+    assert out.pixels.shape == im.pixels.shape
+    assert reports[-1].done == reports[-1].total
+
+
+def test_repair_rejects_mask_of_other_size():
+    with pytest.raises(RestoraError, match="same size"):
+        run_job(engine.repair(_img(), RepairRequest("test-repair", options=CPU), np.ones((3, 3), np.float32)))
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_upscale_with_alpha(scale):
+    im = _img(20, 13, alpha=True)
+    out = run_job(engine.upscale(im, UpscaleRequest(scale, model=f"test-sr-x{scale}", options=CPU)))
+    assert out.pixels.shape == (20 * scale, 13 * scale, 3)
+    assert out.alpha.shape == (20 * scale, 13 * scale)
+
+
+def test_upscale_gray_stays_gray():
+    out = run_job(engine.upscale(_img(c=1), UpscaleRequest(2, model="test-sr-x2", options=CPU)))
+    assert out.pixels.shape[2] == 1
+
+
+def test_upscale_scale_mismatch():
+    with pytest.raises(RestoraError, match="x2, not x4"):
+        run_job(engine.upscale(_img(), UpscaleRequest(4, model="test-sr-x2", options=CPU)))
+
+
+def test_wrong_task_model():
+    with pytest.raises(engine.ModelError, match="not a restore model"):
+        run_job(engine.restore(_img(), RestoreRequest("test-mask", CPU)))
+
+
+def test_cancel_mid_job():
+    token = CancelToken()
+    job = engine.restore(_img(300, 300), RestoreRequest("test-restore", CPU), token)
+    next(job)
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_job(job)
+
+
+def test_shipped_upscaler_missing_says_so(monkeypatch):
+    monkeypatch.setattr(models, "SHIPPED_DIR", models.SHIPPED_DIR / "nonexistent")
+    with pytest.raises(ModelNotInstalledError, match="no trained model for upscale x4"):
+        run_job(engine.upscale(_img(), UpscaleRequest(4)))
+
+
+def test_parse_steps():
+    assert parse_steps("restore, upscale:2,upscale:4:sharp,repair@mine") == (
+        Step("restore"), Step("upscale", 2), Step("upscale", 4, "sharp"), Step("repair", model="mine"))
+    for bad in ["", "blur", "upscale:3", "restore:2", "upscale:4:soft"]:
+        with pytest.raises(RestoraError):
+            parse_steps(bad)
+
+
+def test_run_steps_progress_is_monotonic():
+    reports = []
+    steps = parse_steps("restore@test-restore,upscale:2@test-sr-x2")
+    out = run_job(run_steps(_img(c=1), steps, CPU), reports.append)
+    fractions = [r.fraction for r in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert out.pixels.shape == (74, 90, 1)
