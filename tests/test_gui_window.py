@@ -1,0 +1,218 @@
+"""The main window end to end: real widgets, the real worker thread, tiny random-weight models."""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from PySide6.QtCore import QRect, QSettings
+
+import engine
+from gui.canvas.convert import qimage_to_array
+from gui.main_window import MainWindow
+from gui.region import FEATHER
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 20000
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    from model_factory import make_tiny_models
+
+    folder = tmp_path_factory.mktemp("restora-data")
+    make_tiny_models(folder)
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch, models_dir):
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(models_dir))
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)  # closed at teardown, which stops the worker thread
+    w.resize(900, 600)
+    w.show()
+    return w
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Captures QMessageBox.critical calls as (title, message)."""
+    shown = []
+    monkeypatch.setattr("gui.main_window.QMessageBox.critical",
+                        lambda parent, title, message, *rest: shown.append((title, message)))
+    return shown
+
+
+def write_png(path, height=48, width=64, channels=3, seed=0):
+    rng = np.random.default_rng(seed)
+    data = rng.integers(0, 256, (height, width, channels) if channels > 1 else (height, width), dtype=np.uint8)
+    PILImage.fromarray(data).save(path)
+    return path
+
+
+def run_tool(qtbot, window, start):
+    with qtbot.waitSignal(window.jobs.finished, timeout=TIMEOUT):
+        assert start()
+
+
+def test_fresh_editor_does_not_import_torch(tmp_path):
+    image = write_png(tmp_path / "page.png")
+    code = textwrap.dedent("""
+        import sys
+        from PySide6.QtCore import QSettings, QTimer
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from gui.main_window import MainWindow
+        w = MainWindow(settings=QSettings(sys.argv[1], QSettings.Format.IniFormat))
+        w.show()
+        app.processEvents()
+        print(w.windowTitle(), "torch" in sys.modules)
+        w.close()
+
+        import gui.app
+        def check():
+            shown = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible()]
+            print(shown[0].windowTitle(), "torch" in sys.modules)
+            shown[0].close()
+        QTimer.singleShot(300, check)
+        print("exit", gui.app.run(sys.argv[2]))
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.ini"), str(image)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["Restora False", "page.png — Restora False", "exit 0"]
+
+
+def test_open_shows_the_image(window, tmp_path):
+    path = write_png(tmp_path / "photo.png", 30, 40)
+    assert window.open_path(str(path))
+    assert window.windowTitle() == "photo.png — Restora"
+    assert window.view.image_size().width() == 40 and window.view.image_size().height() == 30
+    shown, _ = qimage_to_array(window.view.shown_image())
+    np.testing.assert_array_equal(np.round(shown * 255).astype(np.uint8), np.asarray(PILImage.open(path)))
+    assert window.restore_action.isEnabled()
+    assert window.recent_files() == [str(path)]
+
+
+def test_open_error_is_shown(window, tmp_path, errors):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image at all")
+    assert not window.open_path(str(broken))
+    assert len(errors) == 1 and errors[0][0] == "Cannot open image" and "broken.png" in errors[0][1]
+    assert window.document is None and window.windowTitle() == "Restora"
+
+
+def test_restore_then_undo_and_redo(qtbot, window, tmp_path):
+    window.open_path(str(write_png(tmp_path / "page.png")))
+    doc = window.document
+    before = doc.current
+    run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="test-restore")))
+    after = doc.current
+    assert after is not before and after.pixels.shape == before.pixels.shape
+    assert not np.array_equal(after.pixels, before.pixels)
+    assert doc.modified and window.undo_action.isEnabled()
+    window.undo_action.trigger()
+    assert doc.current is before and not doc.modified
+    window.redo_action.trigger()
+    assert doc.current is after
+    shown, _ = qimage_to_array(window.view.shown_image())
+    np.testing.assert_allclose(shown, after.pixels, atol=1 / 255 + 1e-6)
+
+
+def test_cancel_leaves_the_document_unchanged(qtbot, window, tmp_path, monkeypatch):
+    def slow_restore(image, request, cancel):
+        for i in range(500):
+            time.sleep(0.01)
+            cancel.raise_if_cancelled()
+            yield engine.Progress(i, 500, "restoring")
+        return image.with_pixels(1.0 - image.pixels)
+
+    monkeypatch.setattr(engine, "restore", slow_restore)
+    window.open_path(str(write_png(tmp_path / "page.png")))
+    doc, before = window.document, window.document.current
+    results = []
+    window.jobs.result.connect(lambda kind, value: results.append(kind))
+    with qtbot.waitSignal(window.jobs.progress, timeout=TIMEOUT):
+        window.restore_document()
+    assert window.cancel_button.isVisible() and not window.restore_action.isEnabled()
+    with qtbot.waitSignals([window.jobs.cancelled, window.jobs.finished], order="strict", timeout=TIMEOUT):
+        window.cancel_button.click()
+    assert results == [] and doc.current is before and doc.undo_stack.count() == 0
+    assert not window.cancel_button.isVisible() and window.restore_action.isEnabled()
+
+
+def test_selection_limits_the_change(qtbot, window, tmp_path):
+    window.open_path(str(write_png(tmp_path / "page.png", 64, 80)))
+    before = window.document.current.pixels
+    window.view.set_selection(QRect(30, 20, 16, 12))
+    run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="test-restore")))
+    after = window.document.current.pixels
+    changed = np.any(after != before, axis=2)
+    band = np.zeros(changed.shape, bool)
+    band[20 - FEATHER:32 + FEATHER, 30 - FEATHER:46 + FEATHER] = True
+    assert changed[20:32, 30:46].mean() > 0.9
+    assert not np.any(changed & ~band)
+
+
+def test_detect_then_repair_uses_the_mask(qtbot, window, tmp_path):
+    window.open_path(str(write_png(tmp_path / "photo.png")))
+    doc = window.document
+    run_tool(qtbot, window, lambda: window.detect_damage(engine.MaskRequest(model="test-mask", threshold=0.0)))
+    assert doc.mask is not None and doc.mask.shape == (48, 64) and doc.mask.all()
+    assert window.show_mask_action.isChecked() and window.clear_mask_action.isEnabled()
+    run_tool(qtbot, window, lambda: window.repair_damage(engine.RepairRequest(model="test-repair",
+                                                                              mask_model="no-such-model")))
+    assert doc.undo_stack.count() == 2 and doc.undo_stack.undoText() == "Repair"
+    window.clear_mask_action.trigger()
+    assert doc.mask is None
+    window.undo_action.trigger()
+    assert doc.mask is not None
+
+
+def test_upscale_changes_the_size_and_undo_restores_it(qtbot, window, tmp_path):
+    window.open_path(str(write_png(tmp_path / "small.png", 20, 24)))
+    run_tool(qtbot, window, lambda: window.upscale_image(request=engine.UpscaleRequest(scale=2, model="test-sr-x2")))
+    assert window.document.current.pixels.shape == (40, 48, 3)
+    assert (window.view.image_size().width(), window.view.image_size().height()) == (48, 40)
+    window.view.set_selection(QRect(4, 4, 10, 8))
+    run_tool(qtbot, window, lambda: window.upscale_image(request=engine.UpscaleRequest(scale=4, model="test-sr-x4")))
+    assert window.document.current.pixels.shape == (32, 40, 3)
+    assert window.view.selection() is None
+    window.undo_action.trigger()
+    assert window.document.current.pixels.shape == (40, 48, 3)
+
+
+def test_worker_error_is_shown(qtbot, window, tmp_path, errors):
+    window.open_path(str(write_png(tmp_path / "page.png")))
+    run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="no-such-model")))
+    assert len(errors) == 1
+    title, message = errors[0]
+    assert title == "Restore failed" and "no-such-model" in message
+    assert window.document.undo_stack.count() == 0
+
+
+def test_export_writes_the_current_image(window, tmp_path, errors):
+    window.open_path(str(write_png(tmp_path / "page.png", 20, 30, seed=3)))
+    doc = window.document
+    doc.apply(doc.current.with_pixels(1.0 - doc.current.pixels), "Invert")
+    target = tmp_path / "out" / "result.png"
+    target.parent.mkdir()
+    target.write_bytes(b"old")  # the dialog already asked; export replaces the file
+    assert window.export_to(str(target))
+    written = np.asarray(PILImage.open(target))
+    np.testing.assert_array_equal(written, 255 - np.asarray(PILImage.open(tmp_path / "page.png")))
+    assert not doc.modified and errors == []
+    assert window.export_to(str(tmp_path / "result.jpg"))
+    assert PILImage.open(tmp_path / "result.jpg").format == "JPEG"
+
+
+def test_export_error_is_shown(window, tmp_path, errors):
+    window.open_path(str(write_png(tmp_path / "page.png")))
+    assert not window.export_to(str(tmp_path / "result.unknown-format"))
+    assert len(errors) == 1 and errors[0][0] == "Export failed" and "result.unknown-format" in errors[0][1]
