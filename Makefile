@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: run test bench fonts train-restore clean-venv
+.PHONY: run test bench fonts train-restore train-damage clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,9 +36,16 @@ fonts:
 		(apt-get update -qq && apt-get install -y -qq $(FONT_PACKAGES) >/dev/null); \
 	else echo "install these font packages for varied synthetic pages: $(FONT_PACKAGES)"; fi
 
-# Resumable: re-running continues from runs/restore/last.pt.
+# Resumable: re-running continues from runs/*/last.pt. Phase 2 fine-tunes on whole real pages.
+DOCS := ../shared/datasets/docs/dirty
 train-restore: $(STAMP) fonts
-	$(PY) -m engine.training.restore --data ../shared/datasets/docs/dirty --steps 8000
+	$(PY) -m engine.training.restore --data $(DOCS) --steps 8000 --export runs/restore/export
+	$(PY) -m engine.training.restore --data $(DOCS) --run runs/restore-ft --init runs/restore/best.pt \
+		--real-frac 1.0 --patch 256 --batch 8 --lr 3e-4 --steps 2000
+
+train-damage: $(STAMP) fonts
+	$(PY) -m engine.training.damage --task mask
+	$(PY) -m engine.training.damage --task repair
 
 clean-venv:
 	rm -rf $(VENV)

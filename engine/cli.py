@@ -39,18 +39,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _common(p: argparse.ArgumentParser, outputs: bool = True) -> None:
+def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                    help="compute device (default: auto = cuda, then mps, then cpu)")
     p.add_argument("--tile", type=int, default=0, metavar="N",
-                   help="tile size in input pixels (default: 512 on CPU, 1024 on GPU); smaller uses less memory")
+                   help="tile size in pixels (default: 1024); smaller tiles use less memory")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32"),
                    help="auto: mixed precision where the model keeps its quality (default); fp32: full")
-    if outputs:
-        p.add_argument("--format", choices=sorted(set(SAVE_FORMATS)), default=None,
-                       help="output format (default: the input's format when writable, else png)")
-        p.add_argument("--quality", type=int, default=92, metavar="Q", help="JPEG/WebP quality 1-100 (default 92)")
-        p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--format", choices=sorted(set(SAVE_FORMATS)), default=None,
+                   help="output format (default: the input's format when writable, else png)")
+    p.add_argument("--quality", type=int, default=92, metavar="Q", help="JPEG/WebP quality 1-100 (default 92)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
 def _io(p: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .device import autocast, is_out_of_memory, release_memory
+from .imageio import to_uint8
 from .types import CancelToken, Progress
 
 MIN_TILE = 64
@@ -57,7 +58,7 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int =
 
 def _to_output(arr: np.ndarray, dtype) -> np.ndarray:
     if dtype == np.uint8:
-        return (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return to_uint8(arr)
     return np.clip(arr, 0, 1).astype(dtype, copy=False)
 
 

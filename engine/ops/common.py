@@ -6,7 +6,7 @@ from ..errors import ModelError
 from ..models import ModelCard, load_network
 from ..types import RunOptions
 
-DEFAULT_TILE = {"cpu": 512, "cuda": 1024, "mps": 512}
+DEFAULT_TILE = {"cpu": 1024, "cuda": 1024, "mps": 512}
 
 
 def prepare(card: ModelCard, task: str, options: RunOptions):

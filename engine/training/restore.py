@@ -1,8 +1,11 @@
 """Train the document-restoration U-Net on the real Kaggle pairs plus synthetic pages.
 
-    python -m engine.training.restore --data ../shared/datasets/docs/dirty --steps 12000
+    python -m engine.training.restore --data ../shared/datasets/docs/dirty --steps 8000
+    python -m engine.training.restore --run runs/restore-ft --init runs/restore/best.pt \
+        --real-frac 1.0 --patch 256 --batch 8 --lr 3e-4 --steps 2000
 
-Resumable: re-running the same command continues from runs/restore/last.pt.
+The second phase fine-tunes the first's best weights on whole-page-sized crops
+of the real pairs. Resumable: re-running a command continues from RUN/last.pt.
 The validation pairs (every 6th real pair by sorted name) are never trained on.
 """
 from __future__ import annotations
@@ -128,6 +131,7 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--init", default=None, help="start from this checkpoint's weights (a new schedule)")
     ap.add_argument("--export", default="resources/models", help="where the best model is exported at the end")
     args = ap.parse_args(argv)
     if args.threads:
@@ -145,6 +149,11 @@ def main(argv=None) -> int:
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     ckpt = load_checkpoint(run / "last.pt")
     step, best = 0, float("inf")
+    history = []
+    if args.init:
+        init = load_checkpoint(args.init)
+        net.load_state_dict(init["model"])
+        history = init.get("history", []) + [{"init": args.init, "val_rmse": init.get("val_rmse")}]
     if ckpt:
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
@@ -175,7 +184,8 @@ def main(argv=None) -> int:
             rmse = evaluate_rmse(net, *val, device)
             if rmse < best:
                 best = rmse
-                atomic_torch_save({"model": net.state_dict(), "step": step, "val_rmse": rmse}, run / "best.pt")
+                atomic_torch_save({"model": net.state_dict(), "step": step, "val_rmse": rmse,
+                                   "history": history + [vars(args)]}, run / "best.pt")
             log.write(step=step, lr=lr, loss=float(np.mean(losses)), val_rmse=rmse,
                       sec_per_step=(time.time() - t0) / len(losses))
             losses, t0 = [], time.time()
@@ -191,7 +201,7 @@ def main(argv=None) -> int:
             "data": f"{len(tr)} real pairs of Kaggle 'Denoising Dirty Documents' (validation: "
                     f"{len(va)} held-out pairs, every 6th by name) + {args.synth} synthetic pages "
                     f"(engine/training/synth_docs.py)",
-            "steps": args.steps, "batch": args.batch, "patch": args.patch, "lr": args.lr,
+            "phases": best_ckpt["history"],
             "loss": "L1 + MSE", "best_step": best_ckpt["step"], "val_rmse_at_export": best_ckpt["val_rmse"],
             "validation_names": [names[i] for i in va],
         },
