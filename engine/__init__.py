@@ -15,6 +15,7 @@ from .errors import (Cancelled, DeviceError, ImageReadError, ImageWriteError, Mo
                      ModelNotInstalledError, RestoraError)
 from .imageio import DEFAULT_MAX_PIXELS, SAVE_FORMATS, load_image, save_image
 from .models import ModelCard, find_model, get_card, list_models, user_models_dir
+from .region import Box, Region, blend_region, paste_hard
 from .types import (CancelToken, Image, MaskRequest, Progress, RepairRequest, RestoreRequest, RunOptions,
                     UpscaleRequest)
 
@@ -38,7 +39,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Cancelled", "DeviceError", "ImageReadError", "ImageWriteError", "ModelError", "ModelNotInstalledError",
-    "RestoraError", "DEFAULT_MAX_PIXELS", "SAVE_FORMATS", "load_image", "save_image", "ModelCard",
+    "RestoraError", "Box", "Region", "blend_region", "paste_hard", "DEFAULT_MAX_PIXELS", "SAVE_FORMATS", "load_image", "save_image", "ModelCard",
     "find_model", "get_card", "list_models", "user_models_dir", "CancelToken", "Image", "MaskRequest",
     "Progress", "RepairRequest", "RestoreRequest", "RunOptions", "UpscaleRequest", *_LAZY,
 ]

@@ -14,8 +14,7 @@ from typing import Generator
 import numpy as np
 
 import engine
-
-from .region import Box, Region, blend_region, paste_hard
+from engine import Box, Region, blend_region, paste_hard
 
 Selection = tuple[int, int, int, int]
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QRect, QSettings
 import engine
 from gui.canvas.convert import qimage_to_array
 from gui.main_window import MainWindow
-from gui.region import FEATHER
+from engine.region import FEATHER
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 20000

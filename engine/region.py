@@ -1,4 +1,4 @@
-"""Region-limited edits, as pure numpy functions: grow a selection into a crop with
+"""Region-limited edits (a selection in the editor), as pure numpy functions: grow a selection into a crop with
 context around it, and paste a result back with a feathered edge so only the
 selection (plus a thin blend band outside it) changes."""
 from __future__ import annotations

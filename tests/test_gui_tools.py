@@ -1,10 +1,10 @@
-"""gui.region (pure blending) and gui.tools (region-limited jobs), with fake engine ops."""
+"""engine.region (pure blending) and gui.tools (region-limited jobs), with fake engine ops."""
 import numpy as np
 import pytest
 
 import engine
 from gui import tools
-from gui.region import FEATHER, Region, blend_region, feather_weights, paste_hard
+from engine.region import FEATHER, Region, blend_region, feather_weights, paste_hard
 
 
 def _image(h=40, w=50, c=3, alpha=False):
