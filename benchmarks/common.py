@@ -49,11 +49,12 @@ def write_result(name: str, data: dict) -> Path:
     return path
 
 
-def update_card(model_name: str, numbers: dict, command: str) -> None:
-    """Record measured numbers in a shipped model card (the weights and their hash are untouched)."""
+def update_card(model_name: str, numbers: dict, headline: dict, command: str) -> None:
+    """Record measured numbers in a shipped model card (the weights and their hash are untouched);
+    `headline` is the short summary `python main.py models` shows."""
     card = ROOT / "resources" / "models" / f"{model_name}.json"
     raw = json.loads(card.read_text())
-    raw["benchmarks"] = {**numbers, "command": command, "date": time.strftime("%Y-%m-%d")}
+    raw["benchmarks"] = {"headline": headline, **numbers, "command": command, "date": time.strftime("%Y-%m-%d")}
     card.write_text(json.dumps(raw, indent=2) + "\n")
 
 

@@ -104,9 +104,12 @@ def main() -> int:
     if not args.no_card:
         cmd = "python benchmarks/damage.py"
         update_card("damage-unet", {k: round(v, 4) for k, v in res.items()
-                                    if k.startswith(("iou", "miou", "f1", "cpu_s_per_mp_mask"))}, cmd)
+                                    if k.startswith(("iou", "miou", "f1", "cpu_s_per_mp_mask"))},
+                    {"damage IoU": round(res["iou_damage_pooled"], 3), "F1": round(res["f1_damage"], 3)}, cmd)
         update_card("repair-unet", {k: round(v, 4) for k, v in res.items()
-                                    if k.startswith(("psnr", "cpu_s_per_mp_repair"))}, cmd)
+                                    if k.startswith(("psnr", "cpu_s_per_mp_repair"))},
+                    {"hole PSNR dB": round(res["psnr_hole_repair_true_mask"], 2),
+                     "Telea dB": round(res["psnr_hole_telea_true_mask"], 2)}, cmd)
     return 0
 
 

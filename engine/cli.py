@@ -145,8 +145,11 @@ def _error(msg: str) -> None:
     tqdm.write(f"error: {msg}", file=sys.stderr)
 
 
-def _run_files(args, check, job_for, save) -> int:
-    """Shared loop of the per-file verbs: load, run, save, report; returns the exit code."""
+def _run_files(args, check, job_for, write=None) -> int:
+    """Shared loop of the per-file verbs: load, skip if the output exists, run, write.
+    `check(options)` raises before any work if a model is missing; `job_for(image, options)`
+    gives the job; `write(result, source, target)` saves a non-image result (masks).
+    Returns the exit code."""
     files, missing = expand_inputs(args.inputs)
     options = RunOptions(args.device, args.tile, args.precision)
     try:
@@ -164,10 +167,16 @@ def _run_files(args, check, job_for, save) -> int:
             image = load_image(path)
             for w in image.warnings:
                 tqdm.write(f"warning: {w}", file=sys.stderr)
+            ext = "png" if write else output_format(image.source_format, args.format)
+            target = out_dir / f"{path.stem}.{ext}"
+            if target.exists() and not args.overwrite:
+                tqdm.write(f"skipped {path}: {target} exists (use --overwrite)", file=sys.stderr)
+                continue
             result = run_job(job_for(image, options), bar)
-            target = save(result, image, out_dir, path)
-            if target is None:
-                tqdm.write(f"skipped {path}: output exists (use --overwrite)", file=sys.stderr)
+            if write:
+                write(result, image, target)
+            else:
+                save_image(result, target, quality=args.quality, overwrite=args.overwrite)
         except DeviceError as exc:
             _error(str(exc))
             return EXIT_USAGE
@@ -179,40 +188,23 @@ def _run_files(args, check, job_for, save) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _target(out_dir: Path, src: Path, ext: str, overwrite: bool) -> Path | None:
-    t = out_dir / f"{src.stem}.{ext}"
-    return None if t.exists() and not overwrite else t
-
-
-def _save_image(args):
-    def save(result: Image, source: Image, out_dir: Path, path: Path):
-        target = _target(out_dir, path, output_format(source.source_format, args.format), args.overwrite)
-        if target is not None:
-            save_image(result, target, quality=args.quality, overwrite=args.overwrite)
-        return target
-    return save
-
-
 def cmd_restore(args) -> int:
     from .ops.restore import restore
 
     return _run_files(args, lambda o: get_card(args.model),
-                      lambda im, o: restore(im, RestoreRequest(model=args.model, options=o)), _save_image(args))
+                      lambda im, o: restore(im, RestoreRequest(model=args.model, options=o)))
 
 
 def cmd_mask(args) -> int:
     from .ops.segment import detect_damage
 
-    def save(mask, source: Image, out_dir: Path, path: Path):
-        target = _target(out_dir, path, "png", args.overwrite)
-        if target is not None:
-            save_image(Image(pixels=mask[..., None], bits=8, source=source.source), target,
-                       format="png", overwrite=args.overwrite)
-        return target
+    def write(mask, source: Image, target: Path):
+        save_image(Image(pixels=mask[..., None], source=source.source), target, format="png",
+                   overwrite=args.overwrite)
 
     return _run_files(args, lambda o: get_card(args.model),
                       lambda im, o: detect_damage(im, MaskRequest(model=args.model, threshold=args.threshold,
-                                                                  soft=args.soft, options=o)), save)
+                                                                  soft=args.soft, options=o)), write)
 
 
 def cmd_repair(args) -> int:
@@ -237,7 +229,7 @@ def cmd_repair(args) -> int:
         if mask is None:
             get_card(req(o).mask_model)
 
-    return _run_files(args, check, lambda im, o: repair(im, req(o), mask), _save_image(args))
+    return _run_files(args, check, lambda im, o: repair(im, req(o), mask))
 
 
 def cmd_upscale(args) -> int:
@@ -246,7 +238,7 @@ def cmd_upscale(args) -> int:
     req = lambda o: UpscaleRequest(scale=args.scale, variant=args.variant, model=args.model, options=o)  # noqa: E731
     check = (lambda o: get_card(args.model)) if args.model else (lambda o: find_model("upscale", args.scale,
                                                                                         args.variant))
-    return _run_files(args, check, lambda im, o: upscale(im, req(o)), _save_image(args))
+    return _run_files(args, check, lambda im, o: upscale(im, req(o)))
 
 
 def cmd_batch(args) -> int:

@@ -58,12 +58,11 @@ class ModelCard:
         return self.weights.is_file()
 
     def summary(self) -> str:
-        """One line of measured quality for `models` listings."""
-        nums = []
-        for key, val in self.benchmarks.items():
-            if isinstance(val, (int, float)):
-                nums.append(f"{key}={val:g}")
-        return ", ".join(nums) if nums else "not benchmarked"
+        """One line of measured quality (the card's headline benchmark numbers) for listings."""
+        headline = self.benchmarks.get("headline", {})
+        if not headline:
+            return "not benchmarked"
+        return ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in headline.items())
 
 
 def read_card(card_path: str | os.PathLike, source: str = "shipped") -> ModelCard:

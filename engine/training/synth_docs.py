@@ -187,3 +187,39 @@ def synth_page(rng: np.random.Generator, size: int = 256) -> tuple[np.ndarray, n
     """One (dirty, clean) pair of float32 HxW arrays."""
     clean = render_clean(rng, size).astype(np.float32) / 255
     return degrade(rng, clean), clean
+
+
+def colour_page(rng: np.random.Generator, size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """A colour photo of a page: black print, blue handwriting and a red stamp on yellowed
+    paper under warm, uneven light with brown stains. Returns (photo, clean) HxWx3 float32."""
+    page = Image.fromarray(render_clean(rng, size)).convert("RGB")
+    draw = ImageDraw.Draw(page)
+    for k in range(3):                                    # blue handwriting
+        y = size * (0.2 + 0.25 * k) + rng.uniform(-10, 10)
+        x = rng.uniform(10, size / 4)
+        while x < size * 0.9:
+            span = rng.uniform(20, 60)
+            pts = [(x + t * span, y + 6 * math.sin(t * span * 0.3) + rng.normal(0, 0.7)) for t in np.linspace(0, 1, 20)]
+            draw.line(pts, fill=(30, 50, 170), width=2, joint="curve")
+            x += span + rng.uniform(8, 20)
+    cx, cy, r = size * 0.7, size * 0.75, size * 0.1       # red stamp
+    draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(200, 30, 40), width=4)
+    draw.text((cx - r * 0.6, cy - 8), "PAID", font=_font(font_files()[0], 22), fill=(200, 30, 40))
+    clean = np.asarray(page, np.float32) / 255
+    h, w = clean.shape[:2]
+    tint = np.array([rng.uniform(0.85, 0.95), rng.uniform(0.78, 0.88), rng.uniform(0.55, 0.7)], np.float32)
+    light = (1 + 0.25 * _smooth_field(rng, h, w, 2))[..., None] * np.array([1.0, 0.97, 0.9], np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    stains = np.ones((h, w, 3), np.float32)
+    for _ in range(3):
+        cy_, cx_, rad = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0.08, 0.25) * size
+        d = np.sqrt((yy - cy_) ** 2 + (xx - cx_) ** 2) / rad
+        ring = 0.25 * np.exp(-((d - 1) / 0.08) ** 2) + 0.1 * (d < 1)
+        stains *= 1 - ring[..., None] * np.array([0.4, 0.7, 1.0], np.float32)
+    photo = clean * tint * light * stains
+    photo = photo + rng.normal(0, 0.015, photo.shape).astype(np.float32)
+    img = Image.fromarray((np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=80)
+    photo = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255
+    return photo, clean
