@@ -2,7 +2,7 @@
 for the noisy input, a classical baseline and the shipped U-Net (fp32 and mixed
 precision), plus seconds per megapixel of page on this machine; and RGB RMSE on
 synthetic colour photos of pages (blue ink, red stamp, yellowed paper), whose
-first before/after pair is saved as docs/images/colour_page.png.
+first before/after pair is saved as docs/images/colour_page.jpg.
 
     python benchmarks/doc_restore.py [--no-card]
 """
@@ -67,7 +67,8 @@ def main() -> int:
     res["colour_rgb_rmse_model"] = rmse(np.stack(restored), np.stack([c for _, c in photos]))
     figure = np.concatenate([photos[0][0], np.ones((512, 8, 3), np.float32), restored[0]], axis=1)
     (ROOT / "docs" / "images").mkdir(parents=True, exist_ok=True)
-    PILImage.fromarray((figure * 255 + 0.5).astype(np.uint8)).save(ROOT / "docs" / "images" / "colour_page.png")
+    PILImage.fromarray((figure * 255 + 0.5).astype(np.uint8)).save(ROOT / "docs" / "images" / "colour_page.jpg",
+                                                                   quality=90)
 
     page = np.asarray(PILImage.fromarray((noisy[0] * 255).astype(np.uint8)).resize((2048, 1536)),
                       np.float32) / 255

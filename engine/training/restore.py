@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     if args.init:
         init = load_checkpoint(args.init)
         net.load_state_dict(init["model"])
-        history = init.get("history", []) + [{"init": args.init, "val_rmse": init.get("val_rmse")}]
+        history = init.get("history", [])        # the settings of the phases before this one
     if ckpt:
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
