@@ -49,3 +49,12 @@ train-damage: $(STAMP) fonts
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Editor screenshots for the README, from the real app under Xvfb (started if DISPLAY is unset).
+.PHONY: screenshots bench-gui
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py $(IMAGES)
+
+# Time to window and the longest event-loop stall during a full-size upscale.
+bench-gui: $(STAMP)
+	$(PY) benchmarks/gui_responsiveness.py

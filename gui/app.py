@@ -1,17 +1,35 @@
 """The editor's composition root: the QApplication, its theme, and the main window.
 
-Nothing here imports torch; the window is shown before an image is opened, and
-models load on the worker thread the first time a tool runs.
+Nothing here imports torch: the window is shown first; the worker thread loads
+the engine's compute code (torch) once an image is open (see MainWindow), and
+models load when a tool first needs them.
+
+With RESTORA_REPORT_SHOWN=1 in the environment the app prints SHOWN_MARKER on
+stdout when the window is first painted; benchmarks/gui_responsiveness.py times
+start-up by it.
 """
 from __future__ import annotations
 
+import os
 import sys
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from .main_window import APP_NAME, MainWindow
 from .theme import apply_theme, icon
+
+SHOWN_MARKER = "restora: window shown"
+
+
+class _ShownReporter(QObject):
+    """Prints SHOWN_MARKER at the first paint of the widget it watches, then stops watching."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            print(SHOWN_MARKER, flush=True)
+        return False
 
 
 def run(path: str | None = None) -> int:
@@ -30,6 +48,8 @@ def run(path: str | None = None) -> int:
 
     app.styleHints().colorSchemeChanged.connect(follow_colour_scheme)
     app.aboutToQuit.connect(window.jobs.shutdown)
+    if os.environ.get("RESTORA_REPORT_SHOWN") == "1":
+        window.installEventFilter(_ShownReporter(window))
     window.show()
     if path:
         QTimer.singleShot(0, lambda: window.open_path(path))  # after the window has appeared

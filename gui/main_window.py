@@ -1,44 +1,62 @@
-"""The main window: menus, toolbar, status bar and canvas, and the glue between
-them, the open `Document` and the `JobRunner`.
+"""The main window: menus, toolbar, side panels, status bar and canvas, and the glue
+between them, the open `Document` and the `JobRunner`.
 
-A tool runs as a worker job (gui/tools.py) on a snapshot of the document's image
-and the current selection; its result becomes one undoable edit of the document
-it started on, if that document is still open. While a job runs, the tools and
-undo/redo are disabled and the status bar shows its progress and a Cancel button.
+A tool runs as a worker job (gui/tools.py) on a snapshot of the document's image,
+mask and the current selection, with the Settings panel's options; its result
+becomes one undoable edit of the document it started on, if that document is
+still open. While a job runs, the tools, undo/redo and mask edits are disabled and
+the status bar shows its progress, the time left and a Cancel button.
+
+Once the first image is open (and shown) the worker loads the engine's compute
+code, so the first tool starts without the pause of loading torch; a window
+with nothing open never loads it.
+
+Mask editing happens here on the GUI thread, in numpy (gui/mask_ops.py): a brush
+stroke paints a working copy of the mask and redraws only the box it touched;
+each whole stroke, grow, shrink, invert, clear or threshold change is one edit.
 """
 from __future__ import annotations
 
 import os
+import time
 from typing import Callable
 
-from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                               QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
+import numpy as np
+from PySide6.QtCore import QByteArray, QEvent, QPointF, QRect, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import (QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QImage,
+                           QKeyEvent, QKeySequence)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 import engine
 
-from . import tools
-from .canvas import ImageView, array_to_qimage, mask_to_qimage
-from .canvas.view import PAN_TOOL, SELECT_TOOL
+from . import mask_ops, tools
+from .canvas import DisplayCache, ImageView, array_to_qimage, difference_qimage
+from .canvas.view import BRUSH_TOOL, ERASER_TOOL, LASSO_TOOL, PAN_TOOL, SELECT_TOOL
+from .dialogs.export_options import DEFAULT_QUALITY, LOSSY_FORMATS, ExportOptionsDialog
 from .dialogs.models_dialog import ModelListDialog
 from .document import Document
+from .panels import HistoryPanel, SettingsPanel
 from .theme import icon
 from .worker import JobFunction, JobRunner
 
 APP_NAME = "Restora"
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif);;All files (*)"
+MASK_FILTER = "Masks (*.png *.tif *.tiff *.bmp *.webp *.jpg *.jpeg);;All files (*)"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 EXPORT_FILTERS = (("PNG image (*.png)", "png"), ("JPEG image (*.jpg *.jpeg)", "jpg"),
                   ("WebP image (*.webp)", "webp"), ("TIFF image (*.tif *.tiff)", "tif"))
 MAX_RECENT = 10
 RECENT_KEY = "recent_files"
+BRUSH_STEP = 1.25          # [ and ] change the brush size by this factor
+DIFFERENCE_GAIN = 4.0      # the difference view amplifies changes this much
+WARM_UP_DELAY_MS = 500     # after the first image opens: let it be painted before loading torch
 
 ResultHandler = Callable[[Document, object], None]
 
 
 class MainWindow(QMainWindow):
-    """The editor window; `settings` (recent files, folders, geometry) defaults to QSettings()."""
+    """The editor window; `settings` (recent files, folders, geometry, tool options) defaults to QSettings()."""
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -46,18 +64,34 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self.jobs = JobRunner(self)
         self._job_target: tuple[Document, ResultHandler] | None = None
-        self._original_overlay = None
+        self._job_started_at = 0.0
+        self._stage = ""
         self._icon_names: dict[QAction, str] = {}
+        self._displays = DisplayCache()
+        self._stroke: mask_ops.Stroke | None = None
+        self._warm_up_scheduled = False
 
         self.view = ImageView(self)
+        self.panel = SettingsPanel(self.settings, self)
+        self.history = HistoryPanel(self)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
         self._build_central()
+        self._build_docks()
         self._build_status_bar()
 
         self.view.zoom_changed.connect(self._show_zoom)
         self.view.selection_changed.connect(self._show_selection)
+        self.view.stroke_started.connect(self._begin_stroke)
+        self.view.stroke_moved.connect(self._extend_stroke)
+        self.view.stroke_finished.connect(self._finish_stroke)
+        self.panel.threshold_moved.connect(self._preview_threshold)
+        self.panel.threshold_committed.connect(self._commit_threshold)
+        self.panel.mask_opacity_changed.connect(self.view.set_mask_opacity)
+        self.panel.brush_changed.connect(self._apply_brush)
+        self.view.set_mask_opacity(self.panel.mask_opacity.value() / 100)
+        self._apply_brush()
         self.jobs.started.connect(self._on_job_started)
         self.jobs.progress.connect(self._on_job_progress)
         self.jobs.result.connect(self._on_job_result)
@@ -66,10 +100,13 @@ class MainWindow(QMainWindow):
         self.jobs.finished.connect(self._on_job_finished)
 
         self.setAcceptDrops(True)
-        self.resize(1200, 800)
+        self.resize(1280, 820)
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
         self._update_title()
         self._update_actions()
 
@@ -100,6 +137,10 @@ class MainWindow(QMainWindow):
                              "Open an image")
         self.export_action = a("&Export As…", self.export_as, ("Ctrl+Shift+S",), "content-save-outline",
                                "Save the current result as PNG, JPEG, WebP or TIFF")
+        self.import_mask_action = a("&Import Mask…", self.import_mask_dialog, (), "file-import-outline",
+                                    "Load a damage mask (white = damaged) of the image's size")
+        self.export_mask_action = a("Export Mas&k…", self.export_mask_dialog, (), "file-export-outline",
+                                    "Save the damage mask as an 8-bit PNG, white = damaged")
         self.quit_action = a("&Quit", self.close, ("Ctrl+Q",))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -111,12 +152,21 @@ class MainWindow(QMainWindow):
         self.select_tool_action = a("Rectangle &Select", None, ("M",), "selection-drag",
                                     "Drag to select a region; tools then change only the region",
                                     checkable=True)
+        self.lasso_tool_action = a("&Lasso Select", None, ("L",), "lasso",
+                                   "Draw around a region freehand; tools then change only the inside",
+                                   checkable=True)
+        self.brush_tool_action = a("&Brush", None, ("B",), "brush",
+                                   "Paint damage onto the mask ([ and ] change the size)", checkable=True)
+        self.eraser_tool_action = a("&Eraser", None, ("E",), "eraser",
+                                    "Remove damage from the mask ([ and ] change the size)", checkable=True)
         tool_group = QActionGroup(self)
-        for action in (self.pan_tool_action, self.select_tool_action):
+        self._tools = {self.pan_tool_action: PAN_TOOL, self.select_tool_action: SELECT_TOOL,
+                       self.lasso_tool_action: LASSO_TOOL, self.brush_tool_action: BRUSH_TOOL,
+                       self.eraser_tool_action: ERASER_TOOL}
+        for action, tool in self._tools.items():
             tool_group.addAction(action)
+            action.toggled.connect(lambda on, t=tool: on and self._use_tool(t))
         self.pan_tool_action.setChecked(True)
-        self.select_tool_action.toggled.connect(
-            lambda on: self.view.set_tool(SELECT_TOOL if on else PAN_TOOL))
         self.select_all_action = a("Select &All", self.view.select_all, ("Ctrl+A",))
         self.deselect_action = a("&Deselect", self.view.deselect, ("Ctrl+Shift+A", "Ctrl+D"))
 
@@ -126,10 +176,14 @@ class MainWindow(QMainWindow):
         self.actual_size_action = a("&100%", self.view.zoom_actual_size, ("Ctrl+1",), "numeric-1-box-outline",
                                     "Actual pixels")
         self.compare_action = a("&Compare with Original", self.view.set_compare_enabled, ("Ctrl+B",),
-                                "compare-horizontal", "Show the original left of a draggable divider",
+                                "compare-horizontal",
+                                "Show the original left of a draggable divider (hold \\ to flash the original)",
                                 checkable=True)
+        self.difference_action = a("Show &Difference", self._show_difference, ("Ctrl+Shift+B",),
+                                   "vector-difference", "Show what changed from the original, amplified "
+                                   f"×{DIFFERENCE_GAIN:g} (black = unchanged)", checkable=True)
         self.show_mask_action = a("Show &Mask", self.view.set_mask_visible, ("Ctrl+M",), "layers-outline",
-                                  "Show detected damage in red", checkable=True)
+                                  "Show the damage mask in red", checkable=True)
         self.show_mask_action.setChecked(True)
 
         self.restore_action = a("&Restore Document", lambda: self.restore_document(), ("Ctrl+R",), "auto-fix",
@@ -138,13 +192,25 @@ class MainWindow(QMainWindow):
                                "Find scratches, tears and spots; shown as a red mask")
         self.repair_action = a("Re&pair", lambda: self.repair_damage(), ("Ctrl+Shift+R",), "bandage",
                                "Fill the damage in the mask (detected first if there is none)")
-        self.clear_mask_action = a("&Clear Mask", self._clear_mask, (), "", "Forget the detected damage")
         self.restore_action.setIconText("Restore")
         self.detect_action.setIconText("Detect")
         self.upscale2_action = a("Upscale ×&2", lambda: self.upscale_image(2), (), "arrow-expand-all",
                                  "Enlarge twice (the selection only, if there is one)")
         self.upscale4_action = a("Upscale ×&4", lambda: self.upscale_image(4), (), "arrow-expand-all",
                                  "Enlarge four times (the selection only, if there is one)")
+        self.upscale_action = a("&Upscale", lambda: self.upscale_image(), ("Ctrl+U",), "arrow-expand-all",
+                                "Enlarge by the scale and variant set in the Settings panel")
+
+        self.smaller_brush_action = a("S&maller Brush", lambda: self._step_brush(1 / BRUSH_STEP), ("[",))
+        self.larger_brush_action = a("&Larger Brush", lambda: self._step_brush(BRUSH_STEP), ("]",))
+        self.grow_mask_action = a("&Grow", lambda: self.grow_mask(), (), "arrow-expand",
+                                  "Widen the damaged areas by the pixels set in the Settings panel")
+        self.shrink_mask_action = a("&Shrink", lambda: self.shrink_mask(), (), "arrow-collapse",
+                                    "Narrow the damaged areas by the pixels set in the Settings panel")
+        self.invert_mask_action = a("&Invert", self.invert_mask, ("Ctrl+I",), "invert-colors",
+                                    "Swap damaged and intact")
+        self.clear_mask_action = a("&Clear", self.clear_mask, (), "delete-outline", "Forget the mask")
+
         self.models_action = a("&Models…", self.show_models, (), "cube-outline", "Installed models and their quality")
         self.about_action = a("&About Restora", self.show_about, (), "information-outline")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -159,26 +225,38 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
+        file_menu.addActions([self.import_mask_action, self.export_mask_action])
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
-        edit_menu.addActions([self.pan_tool_action, self.select_tool_action])
+        edit_menu.addActions([self.pan_tool_action, self.select_tool_action, self.lasso_tool_action])
         edit_menu.addSeparator()
         edit_menu.addActions([self.select_all_action, self.deselect_action])
 
         view_menu = bar.addMenu("&View")
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action])
         view_menu.addSeparator()
-        view_menu.addActions([self.compare_action, self.show_mask_action])
+        view_menu.addActions([self.compare_action, self.difference_action, self.show_mask_action])
+        self.panels_menu = view_menu.addMenu("&Panels")
 
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addAction(self.restore_action)
         tools_menu.addSeparator()
-        tools_menu.addActions([self.detect_action, self.repair_action, self.clear_mask_action])
+        tools_menu.addActions([self.detect_action, self.repair_action])
         tools_menu.addSeparator()
-        tools_menu.addActions([self.upscale2_action, self.upscale4_action])
+        tools_menu.addActions([self.upscale2_action, self.upscale4_action, self.upscale_action])
+
+        mask_menu = bar.addMenu("&Mask")
+        mask_menu.addActions([self.brush_tool_action, self.eraser_tool_action, self.smaller_brush_action,
+                              self.larger_brush_action])
+        mask_menu.addSeparator()
+        mask_menu.addActions([self.grow_mask_action, self.shrink_mask_action, self.invert_mask_action,
+                              self.clear_mask_action])
+        mask_menu.addSeparator()
+        mask_menu.addActions([self.import_mask_action, self.export_mask_action])
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.models_action, self.about_action])
@@ -189,9 +267,9 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.setIconSize(QSize(20, 20))
         groups = ((self.open_action, self.export_action), (self.undo_action, self.redo_action),
-                  (self.pan_tool_action, self.select_tool_action),
+                  tuple(self._tools),
                   (self.zoom_out_action, self.zoom_in_action, self.fit_action, self.actual_size_action),
-                  (self.compare_action, self.show_mask_action))
+                  (self.compare_action, self.difference_action, self.show_mask_action))
         for group in groups:
             bar.addActions(list(group))
             bar.addSeparator()
@@ -230,6 +308,31 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self._stack)
         self._refresh_empty_icon()
 
+    def _build_docks(self) -> None:
+        self.panel.add_buttons("restore", [self.restore_action])
+        self.panel.add_buttons("damage", [self.detect_action, self.repair_action])
+        self.panel.add_buttons("mask", [self.brush_tool_action, self.eraser_tool_action])
+        self.panel.add_buttons("mask", [self.grow_mask_action, self.shrink_mask_action, self.invert_mask_action,
+                                        self.clear_mask_action], icons_only=True)
+        self.panel.add_buttons("upscale", [self.upscale_action])
+        self.settings_dock = self._dock("Settings", "settings-dock", self.panel)
+        self.history_dock = self._dock("History", "history-dock", self.history)
+        self.splitDockWidget(self.settings_dock, self.history_dock, Qt.Orientation.Vertical)
+        self.resizeDocks([self.settings_dock, self.history_dock], [620, 150], Qt.Orientation.Vertical)
+        self.resizeDocks([self.settings_dock], [310], Qt.Orientation.Horizontal)
+
+    def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setMinimumWidth(290)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.info_label = QLabel(self)
@@ -257,6 +360,7 @@ class MainWindow(QMainWindow):
         for action, name in self._icon_names.items():
             action.setIcon(icon(name))
         self.cancel_button.setIcon(icon("close-circle-outline"))
+        self.history.refresh_icons()
         self._refresh_empty_icon()
 
     def _refresh_empty_icon(self) -> None:
@@ -290,12 +394,14 @@ class MainWindow(QMainWindow):
         if self.document is not None:
             self.document.deleteLater()
         self.document = document
+        self._stroke = None
         document.image_changed.connect(self._show_current_image)
         document.mask_changed.connect(self._show_mask)
         document.changed.connect(self._update_title)
         document.changed.connect(self._update_actions)
-        original = document.original
-        self.view.set_compare_image(array_to_qimage(original.pixels, original.alpha))
+        self.history.setStack(document.undo_stack)
+        self.history.setEmptyLabel(f"Opened {document.name}")
+        self.view.set_compare_image(self._display(document.original))
         self.view.deselect()
         self._show_current_image()
         self._show_mask()
@@ -304,21 +410,31 @@ class MainWindow(QMainWindow):
         self.view.setFocus()
         self._update_title()
         self._update_actions()
+        if not self._warm_up_scheduled:
+            self._warm_up_scheduled = True
+            QTimer.singleShot(WARM_UP_DELAY_MS, self.jobs.warm_up)
+
+    def _display(self, image: engine.Image) -> QImage:
+        """`image` as shown on screen, converted once."""
+        shown = self._displays.get(image)
+        if shown is None:
+            shown = array_to_qimage(image.pixels, image.alpha)
+            self._displays.put(image, shown)
+        return shown
 
     def _show_current_image(self) -> None:
         image = self.document.current
-        self.view.set_image(array_to_qimage(image.pixels, image.alpha))
+        self.view.set_image(self._display(image))
         kind = ("Gray" if image.channels == 1 else "RGB") + ("A" if image.alpha is not None else "")
         self.info_label.setText(f"{image.width} × {image.height} px · {kind} · {image.bits}-bit")
+        self._refresh_difference()
 
     def _show_mask(self) -> None:
-        mask = self.document.mask
-        self.view.set_mask_overlay(None if mask is None else mask_to_qimage(mask))
+        doc = self.document
+        self.view.set_mask(doc.mask)
+        if doc.soft_mask is not None:
+            self.panel.show_threshold(doc.threshold)
         self._update_actions()
-
-    def _clear_mask(self) -> None:
-        if self.document is not None and self.document.mask is not None:
-            self.document.set_mask(None, "Clear Mask")
 
     def _undo(self) -> None:
         if self.document is not None:
@@ -328,10 +444,188 @@ class MainWindow(QMainWindow):
         if self.document is not None:
             self.document.undo_stack.redo()
 
+    # -- before / after -----------------------------------------------------------------------------
+
+    def _show_difference(self, on: bool) -> None:
+        self._refresh_difference()
+        if on and not self.view.difference_shown() and self.document is not None:
+            self.statusBar().showMessage("The image has a new size: there is no difference to show", 6000)
+
+    def _refresh_difference(self) -> None:
+        doc = self.document
+        if (doc is None or not self.difference_action.isChecked()
+                or doc.current.pixels.shape[:2] != doc.original.pixels.shape[:2]):
+            self.view.set_difference_image(None)
+            return
+        self.view.set_difference_image(difference_qimage(self._display(doc.current), self._display(doc.original),
+                                                         DIFFERENCE_GAIN))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Backslash and self.document is not None:
+            if not event.isAutoRepeat():
+                self.view.set_original_flashed(True)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Backslash:
+            if not event.isAutoRepeat():
+                self.view.set_original_flashed(False)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
+            self.view.set_original_flashed(False)  # the key release goes elsewhere
+        super().changeEvent(event)
+
+    # -- mask editing -------------------------------------------------------------------------------
+
+    def _use_tool(self, tool: str) -> None:
+        self.view.set_tool(tool)
+        if tool in (BRUSH_TOOL, ERASER_TOOL) and not self.show_mask_action.isChecked():
+            self.show_mask_action.setChecked(True)
+
+    def _apply_brush(self) -> None:
+        self.view.set_brush_size(self.panel.brush()[0])
+
+    def _step_brush(self, factor: float) -> None:
+        size = self.panel.brush()[0]
+        stepped = round(size * factor)
+        self.panel.set_brush_size(max(1, stepped if stepped != size else size + (1 if factor > 1 else -1)))
+
+    def _can_edit(self) -> bool:
+        if self.document is None:
+            return False
+        if self.jobs.busy:
+            self.statusBar().showMessage("Wait for the running job to finish (or cancel it) to edit", 4000)
+            return False
+        return True
+
+    def _begin_stroke(self, point: QPointF) -> None:
+        if not self._can_edit():
+            return
+        doc = self.document
+        size, hardness = self.panel.brush()
+        start = doc.mask if doc.mask is not None else np.zeros(doc.current.pixels.shape[:2], np.uint8)
+        self._stroke = mask_ops.Stroke(start, size / 2, hardness, erase=self.view.tool() == ERASER_TOOL)
+        if doc.mask is None:
+            self.view.set_mask(self._stroke.mask)
+        self.show_mask_action.setChecked(True)
+        self._extend_stroke(point)
+
+    def _extend_stroke(self, point: QPointF) -> None:
+        if self._stroke is not None:
+            box = self._stroke.extend((point.x(), point.y()))
+            if box is not None:
+                self.view.update_mask(self._stroke.mask, box)
+
+    def _finish_stroke(self) -> None:
+        stroke, self._stroke = self._stroke, None
+        if stroke is None or stroke.changed is None or self.document is None:
+            return
+        box = stroke.changed
+        before, after = stroke.before[box.slices], stroke.mask[box.slices]
+        if np.array_equal(before, after):
+            return
+        self.document.paint_mask(box, before.copy(), after.copy(), "Eraser Stroke" if stroke.erase else "Brush Stroke")
+
+    def _preview_threshold(self, threshold: float) -> None:
+        doc = self.document
+        if doc is not None and doc.soft_mask is not None and doc.mask is not None:
+            self.view.set_mask(mask_ops.rethreshold(doc.mask, doc.soft_mask, doc.threshold, threshold))
+
+    def _commit_threshold(self, threshold: float) -> None:
+        doc = self.document
+        if doc is None or doc.soft_mask is None:
+            return
+        if not self._can_edit() or not doc.set_threshold(threshold):
+            self._show_mask()  # back to the document's own mask and threshold
+
+    def _edit_mask(self, label: str, change: Callable[[np.ndarray], np.ndarray], keep_soft: bool) -> None:
+        """Apply `change` to the mask (and to its soft mask if `keep_soft`) as one edit."""
+        doc = self.document
+        if not self._can_edit() or doc.mask is None:
+            return
+        soft = change(doc.soft_mask) if keep_soft and doc.soft_mask is not None else None
+        doc.set_mask(change(doc.mask), label, soft_mask=soft)
+
+    def grow_mask(self, pixels: int | None = None) -> None:
+        """Widen the damaged areas by `pixels` (the panel's step if None)."""
+        n = pixels or self.panel.mask_step.value()
+        self._edit_mask(f"Grow Mask {n} px", lambda m: mask_ops.grow(m, n), keep_soft=True)
+
+    def shrink_mask(self, pixels: int | None = None) -> None:
+        """Narrow the damaged areas by `pixels` (the panel's step if None)."""
+        n = pixels or self.panel.mask_step.value()
+        self._edit_mask(f"Shrink Mask {n} px", lambda m: mask_ops.shrink(m, n), keep_soft=True)
+
+    def invert_mask(self) -> None:
+        self._edit_mask("Invert Mask", mask_ops.invert, keep_soft=False)
+
+    def clear_mask(self) -> None:
+        if self._can_edit() and self.document.mask is not None:
+            self.document.set_mask(None, "Clear Mask")
+
+    def import_mask_dialog(self) -> None:
+        folder = str(self.settings.value("folders/mask", "") or self.settings.value("folders/open", "") or "")
+        path, _ = QFileDialog.getOpenFileName(self, "Import Mask", folder, MASK_FILTER)
+        if path:
+            self.import_mask(path)
+
+    def import_mask(self, path: str) -> bool:
+        """Load a mask image (white = damaged; gray levels are probabilities) of the image's
+        size as the mask, thresholded like a detected one; errors are shown, returning False."""
+        if not self._can_edit():
+            return False
+        doc = self.document
+        try:
+            loaded = engine.load_image(path)
+        except engine.RestoraError as exc:
+            self._show_error("Cannot import mask", str(exc))
+            return False
+        if loaded.pixels.shape[:2] != doc.current.pixels.shape[:2]:
+            self._show_error("Cannot import mask", (
+                f"{os.path.basename(path)} is {loaded.width} × {loaded.height} pixels but the image is "
+                f"{doc.current.width} × {doc.current.height}; a mask must be the image's size."))
+            return False
+        soft = mask_ops.to_levels(loaded.pixels.mean(axis=2))
+        threshold = self.panel.threshold_value()
+        doc.set_mask(mask_ops.apply_threshold(soft, threshold), "Import Mask", soft_mask=soft, threshold=threshold)
+        self.show_mask_action.setChecked(True)
+        self.settings.setValue("folders/mask", os.path.dirname(os.path.abspath(path)))
+        return True
+
+    def export_mask_dialog(self) -> None:
+        if self.document is None or self.document.mask is None:
+            return
+        folder = str(self.settings.value("folders/mask", "") or os.path.dirname(self.document.path or ""))
+        stem = os.path.splitext(self.document.name)[0]
+        path, _ = QFileDialog.getSaveFileName(self, "Export Mask", os.path.join(folder, f"{stem}_mask.png"),
+                                              "PNG image (*.png)")
+        if path:
+            self.export_mask(path if path.lower().endswith(".png") else path + ".png")
+
+    def export_mask(self, path: str) -> bool:
+        """Write the mask to `path` as an 8-bit gray PNG (255 = damaged), replacing any file
+        there (the dialog asked); errors are shown, returning False."""
+        mask = mask_ops.to_fraction(self.document.mask)[..., None]
+        try:
+            saved = engine.save_image(engine.Image(pixels=mask), path, format="png", overwrite=True)
+        except engine.RestoraError as exc:
+            self._show_error("Mask export failed", str(exc))
+            return False
+        self.settings.setValue("folders/mask", os.path.dirname(os.path.abspath(saved)))
+        self.statusBar().showMessage(f"Exported the mask to {saved}", 8000)
+        return True
+
     # -- export -------------------------------------------------------------------------------------
 
     def export_as(self) -> None:
-        """Ask where to export the current image (the dialog confirms overwriting), then export."""
+        """Ask where to export the current image (the dialog confirms overwriting) and, for
+        JPEG and WebP, the quality; then export."""
         if self.document is None:
             return
         dialog = QFileDialog(self, "Export As")
@@ -343,14 +637,31 @@ class MainWindow(QMainWindow):
         folder = str(self.settings.value("folders/export", "") or os.path.dirname(self.document.path or ""))
         stem = os.path.splitext(self.document.name)[0]
         dialog.selectFile(os.path.join(folder, f"{stem}_restored.png"))
-        if dialog.exec() == QFileDialog.DialogCode.Accepted and dialog.selectedFiles():
-            self.export_to(dialog.selectedFiles()[0])
+        if dialog.exec() != QFileDialog.DialogCode.Accepted or not dialog.selectedFiles():
+            return
+        path = dialog.selectedFiles()[0]
+        quality = self._ask_quality(path)
+        if quality is not None:
+            self.export_to(path, quality)
 
-    def export_to(self, path: str) -> bool:
-        """Write the current image to `path` (format from its suffix), replacing any file
-        there; errors are shown, returning False."""
+    def _ask_quality(self, path: str) -> int | None:
+        """The quality for a JPEG or WebP `path` (remembered), the default for lossless
+        formats; None if the person cancelled."""
+        format_name = LOSSY_FORMATS.get(os.path.splitext(path)[1].lower())
+        remembered = int(self.settings.value("export/quality", DEFAULT_QUALITY) or DEFAULT_QUALITY)
+        if format_name is None:
+            return remembered
+        dialog = ExportOptionsDialog(format_name, remembered, self)
+        if dialog.exec() != ExportOptionsDialog.DialogCode.Accepted:
+            return None
+        self.settings.setValue("export/quality", dialog.quality())
+        return dialog.quality()
+
+    def export_to(self, path: str, quality: int = DEFAULT_QUALITY) -> bool:
+        """Write the current image to `path` (format from its suffix; `quality` for JPEG and
+        WebP), replacing any file there; errors are shown, returning False."""
         try:
-            saved = engine.save_image(self.document.current, path, overwrite=True)
+            saved = engine.save_image(self.document.current, path, quality=quality, overwrite=True)
         except engine.RestoraError as exc:
             self._show_error("Export failed", str(exc))
             return False
@@ -388,42 +699,58 @@ class MainWindow(QMainWindow):
     # -- tools --------------------------------------------------------------------------------------
 
     def _selection(self) -> tools.Selection | None:
+        polygon = self.view.selection_polygon()
+        if polygon is not None:
+            return tools.Lasso(tuple((p.x(), p.y()) for p in polygon))
         rect: QRect | None = self.view.selection()
         return None if rect is None else (rect.x(), rect.y(), rect.width(), rect.height())
 
+    def _image_result(self, label: str) -> ResultHandler:
+        """Applies a `tools.displayed` job's (image, QImage) as the edit `label`."""
+        def apply(document: Document, result: tuple[engine.Image, QImage]) -> None:
+            image, shown = result
+            self._displays.put(image, shown)
+            document.apply(image, label)
+        return apply
+
     def restore_document(self, request: engine.RestoreRequest | None = None) -> bool:
-        """Clean the page (or the selection) with `request` (the default model if None)."""
-        request = request or engine.RestoreRequest()
+        """Clean the page (or the selection) with `request` (the Settings panel's if None)."""
+        request = request or self.panel.restore_request()
         image, selection = self.document.current, self._selection()
-        return self.start_job("Restore", lambda token: tools.restore_job(image, selection, request, token),
-                              lambda doc, result: doc.apply(result, "Restore"))
+        return self.start_job("Restore",
+                              lambda token: tools.displayed(tools.restore_job(image, selection, request, token)),
+                              self._image_result("Restore"))
 
     def detect_damage(self, request: engine.MaskRequest | None = None) -> bool:
-        """Find damage (in the selection, if any) and show it as the mask overlay."""
-        request = request or engine.MaskRequest()
-        image, selection, mask = self.document.current, self._selection(), self.document.mask
+        """Find damage (in the selection, if any) and show it as the mask overlay; the soft
+        mask is kept, so the threshold can be moved afterwards."""
+        request = request or self.panel.mask_request()
+        doc = self.document
+        image, selection, mask, soft = doc.current, self._selection(), doc.mask, doc.soft_mask
         return self.start_job("Detect Damage",
-                              lambda token: tools.detect_damage_job(image, selection, mask, request, token),
+                              lambda token: tools.detect_damage_job(image, selection, mask, soft, request, token),
                               self._apply_mask)
 
     def repair_damage(self, request: engine.RepairRequest | None = None) -> bool:
-        """Fill the masked damage, detecting it first when there is no mask."""
-        request = request or engine.RepairRequest()
+        """Fill the masked damage (as edited), detecting it first when there is no mask."""
+        request = request or self.panel.repair_request()
         image, selection, mask = self.document.current, self._selection(), self.document.mask
-        return self.start_job("Repair", lambda token: tools.repair_job(image, selection, mask, request, token),
-                              lambda doc, result: doc.apply(result, "Repair"))
+        return self.start_job("Repair",
+                              lambda token: tools.displayed(tools.repair_job(image, selection, mask, request, token)),
+                              self._image_result("Repair"))
 
-    def upscale_image(self, scale: int = 4, request: engine.UpscaleRequest | None = None) -> bool:
-        """Enlarge the image by `scale` (or as `request` says); with a selection, the
-        enlarged selection becomes the image."""
-        request = request or engine.UpscaleRequest(scale=scale)
+    def upscale_image(self, scale: int | None = None, request: engine.UpscaleRequest | None = None) -> bool:
+        """Enlarge the image by `scale` (the panel's if None; or as `request` says); with a
+        selection, the enlarged selection becomes the image."""
+        request = request or self.panel.upscale_request(scale)
         label = f"Upscale ×{request.scale}"
         image, selection = self.document.current, self._selection()
-        return self.start_job(label, lambda token: tools.upscale_job(image, selection, request, token),
-                              lambda doc, result: doc.apply(result, label))
+        return self.start_job(label,
+                              lambda token: tools.displayed(tools.upscale_job(image, selection, request, token)),
+                              self._image_result(label))
 
-    def _apply_mask(self, document: Document, mask) -> None:
-        document.set_mask(mask, "Detect Damage")
+    def _apply_mask(self, document: Document, found: tools.DetectedDamage) -> None:
+        document.set_mask(found.mask, "Detect Damage", soft_mask=found.soft_mask, threshold=found.threshold)
         self.show_mask_action.setChecked(True)
 
     def start_job(self, label: str, job: JobFunction, on_result: ResultHandler) -> bool:
@@ -432,7 +759,9 @@ class MainWindow(QMainWindow):
         if self.document is None or not self.jobs.submit(label, job):
             return False
         self._job_target = (self.document, on_result)
-        self.stage_label.setText(f"{label}…")
+        self._job_started_at = time.monotonic()
+        self._stage = f"{label}…"
+        self.stage_label.setText(self._stage)
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
         self._show_job_widgets(True)
         self._update_actions()
@@ -458,7 +787,12 @@ class MainWindow(QMainWindow):
         self.progress_bar.setRange(0, max(total, 0))
         self.progress_bar.setValue(done)
         if stage:
-            self.stage_label.setText(stage[:1].upper() + stage[1:] + "…")
+            self._stage = stage[:1].upper() + stage[1:] + "…"
+        if total > 0 and 0 < done < total:
+            left = (time.monotonic() - self._job_started_at) * (total - done) / done
+            self.stage_label.setText(f"{self._stage}  {_duration(left)} left")
+        else:
+            self.stage_label.setText(self._stage)
 
     def _on_job_result(self, kind: str, value: object) -> None:
         if self._job_target is None:
@@ -487,28 +821,33 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         doc, busy = self.document, self.jobs.busy
         has_doc = doc is not None
-        for action in (self.restore_action, self.detect_action, self.repair_action,
-                       self.upscale2_action, self.upscale4_action):
+        for action in (self.restore_action, self.detect_action, self.repair_action, self.upscale_action,
+                       self.upscale2_action, self.upscale4_action, self.import_mask_action):
             action.setEnabled(has_doc and not busy)
         for action in (self.export_action, self.select_all_action, self.deselect_action, self.zoom_in_action,
                        self.zoom_out_action, self.fit_action, self.actual_size_action, self.compare_action,
-                       self.pan_tool_action, self.select_tool_action):
+                       self.difference_action, *self._tools):
             action.setEnabled(has_doc)
         has_mask = has_doc and doc.mask is not None
         self.show_mask_action.setEnabled(has_mask)
-        self.clear_mask_action.setEnabled(has_mask and not busy)
+        self.export_mask_action.setEnabled(has_mask)
+        for action in (self.grow_mask_action, self.shrink_mask_action, self.invert_mask_action,
+                       self.clear_mask_action):
+            action.setEnabled(has_mask and not busy)
         stack = doc.undo_stack if has_doc else None
         self.undo_action.setEnabled(bool(stack and stack.canUndo()) and not busy)
         self.redo_action.setEnabled(bool(stack and stack.canRedo()) and not busy)
         self.undo_action.setText(f"&Undo {stack.undoText()}" if stack and stack.canUndo() else "&Undo")
         self.redo_action.setText(f"&Redo {stack.redoText()}" if stack and stack.canRedo() else "&Redo")
+        self.history.setEnabled(has_doc and not busy)
 
     def _show_zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%" if self.view.has_image() else "")
 
     def _show_selection(self, rect: QRect | None) -> None:
+        kind = "Lasso" if self.view.selection_polygon() is not None else "Selection"
         self.selection_label.setText("" if rect is None else
-                                     f"Selection {rect.width()} × {rect.height()} at {rect.x()}, {rect.y()}")
+                                     f"{kind} {rect.width()} × {rect.height()} at {rect.x()}, {rect.y()}")
 
     def _show_error(self, title: str, message: str) -> None:
         QMessageBox.critical(self, title, message)
@@ -544,5 +883,14 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
         self.jobs.shutdown()
         super().closeEvent(event)
+
+
+def _duration(seconds: float) -> str:
+    """A short human duration: '8 s', '3 min', '1 h 5 min'."""
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

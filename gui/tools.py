@@ -3,20 +3,62 @@ engine op on a snapshot of the document's image, on the whole image or only on a
 selected region, yields the op's Progress and returns what the document should
 become. They run on the worker thread (the engine ops they call import torch).
 
-A selection is (x, y, width, height) in image pixels. A region-limited job runs
-on the selection plus some context and blends the result back with a feathered
-edge; Upscale instead makes the upscaled selection the new image.
+A selection is (x, y, width, height) in image pixels, or a `Lasso`. A
+region-limited job runs on the selection's bounding box plus some context and
+blends the result back with a feathered edge: the engine's rectangle feather, or
+for a lasso its polygon mask feathered outwards. Upscale instead makes the
+upscaled bounding box the new image.
+
+Masks cross here between the engine's float convention and the document's uint8
+levels, and `displayed` converts a result for the screen, so that neither big
+conversion runs on the GUI thread.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, replace
 from typing import Generator
 
 import numpy as np
+from PySide6.QtGui import QImage
 
 import engine
 from engine import Box, Region, blend_region, paste_hard
 
-Selection = tuple[int, int, int, int]
+from . import mask_ops
+from .canvas import array_to_qimage
+
+LASSO_FEATHER = 8   # blend band outside a lasso, pixels; within the engine's context pad
+
+
+@dataclass(frozen=True)
+class Lasso:
+    """A freehand selection: the closed polygon `points` ((x, y) in image pixels)."""
+
+    points: tuple[tuple[float, float], ...]
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of the pixels the polygon can cover."""
+        xs, ys = [p[0] for p in self.points], [p[1] for p in self.points]
+        x0, y0 = math.floor(min(xs)), math.floor(min(ys))
+        return x0, y0, math.ceil(max(xs)) - x0, math.ceil(max(ys)) - y0
+
+    def inside(self, box: Box) -> np.ndarray:
+        """Boolean box-sized mask of the pixels inside the polygon."""
+        return mask_ops.polygon_mask(np.array(self.points, np.float64), box)
+
+
+Selection = tuple[int, int, int, int] | Lasso
+
+
+@dataclass(frozen=True)
+class DetectedDamage:
+    """Detect Damage's result: the new mask and the soft mask it was thresholded
+    from (both HxW uint8 levels), at `threshold`."""
+
+    mask: np.ndarray
+    soft_mask: np.ndarray
+    threshold: float
 
 
 def crop_image(image: engine.Image, box: Box) -> engine.Image:
@@ -25,45 +67,90 @@ def crop_image(image: engine.Image, box: Box) -> engine.Image:
     return image.with_pixels(np.ascontiguousarray(image.pixels[box.slices]), alpha)
 
 
+def region_of(selection: Selection, image: engine.Image) -> Region:
+    box = selection.bounds() if isinstance(selection, Lasso) else selection
+    return Region.around(box, image.width, image.height)
+
+
+def blend_selection(base: np.ndarray, patch: np.ndarray, region: Region, selection: Selection) -> np.ndarray:
+    """`base` with the crop-sized `patch` blended in: inside the selection fully,
+    feathered just outside it, unchanged elsewhere."""
+    if isinstance(selection, Lasso):
+        weights = mask_ops.feather(selection.inside(region.crop), LASSO_FEATHER)
+        return mask_ops.blend_weighted(base, patch, region.crop, weights)
+    return blend_region(base, patch, region)
+
+
+def paste_selection(base: np.ndarray, patch: np.ndarray, region: Region, selection: Selection) -> np.ndarray:
+    """`base` with the selection replaced by the matching part of the crop-sized `patch`
+    (no blending; for masks)."""
+    if isinstance(selection, Lasso):
+        out = base.copy()
+        crop = region.crop
+        inside = selection.inside(crop)
+        out[crop.slices] = np.where(inside, patch, base[crop.slices])
+        return out
+    return paste_hard(base, patch, region)
+
+
+def displayed(job: Generator[engine.Progress, None, engine.Image]
+              ) -> Generator[engine.Progress, None, tuple[engine.Image, QImage]]:
+    """Run an image job, then convert its result for the screen here on the worker
+    thread; returns (image, its QImage)."""
+    image = yield from job
+    return image, array_to_qimage(image.pixels, image.alpha)
+
+
 def restore_job(image: engine.Image, selection: Selection | None, request: engine.RestoreRequest,
                 cancel: engine.CancelToken) -> Generator[engine.Progress, None, engine.Image]:
     """Clean the page (or the selection); returns the new image."""
     if selection is None:
         return (yield from engine.restore(image, request, cancel))
-    region = Region.around(selection, image.width, image.height)
+    region = region_of(selection, image)
     result = yield from engine.restore(crop_image(image, region.crop), request, cancel)
-    return image.with_pixels(blend_region(image.pixels, result.pixels, region))
+    return image.with_pixels(blend_selection(image.pixels, result.pixels, region, selection))
 
 
 def detect_damage_job(image: engine.Image, selection: Selection | None, mask: np.ndarray | None,
-                      request: engine.MaskRequest, cancel: engine.CancelToken
-                      ) -> Generator[engine.Progress, None, np.ndarray]:
-    """Find damage in the image (or the selection, keeping `mask` elsewhere); returns the HxW mask."""
+                      soft_mask: np.ndarray | None, request: engine.MaskRequest, cancel: engine.CancelToken
+                      ) -> Generator[engine.Progress, None, DetectedDamage]:
+    """Find damage in the image (or only in the selection, keeping `mask` and
+    `soft_mask` elsewhere) as a soft mask thresholded at `request.threshold`."""
+    soft_request = replace(request, soft=True)
     if selection is None:
-        return (yield from engine.detect_damage(image, request, cancel))
-    region = Region.around(selection, image.width, image.height)
-    found = yield from engine.detect_damage(crop_image(image, region.crop), request, cancel)
-    base = mask if mask is not None else np.zeros((image.height, image.width), np.float32)
-    return paste_hard(base, found, region)
+        found = yield from engine.detect_damage(image, soft_request, cancel)
+        soft = mask_ops.to_levels(found)
+        return DetectedDamage(mask_ops.apply_threshold(soft, request.threshold), soft, request.threshold)
+    region = region_of(selection, image)
+    found = mask_ops.to_levels((yield from engine.detect_damage(crop_image(image, region.crop), soft_request,
+                                                                cancel)))
+    empty = np.zeros((image.height, image.width), np.uint8)
+    base_mask = mask if mask is not None else empty
+    base_soft = soft_mask if soft_mask is not None else base_mask  # a hand-drawn mask thresholds to itself
+    new_mask = paste_selection(base_mask, mask_ops.apply_threshold(found, request.threshold), region, selection)
+    return DetectedDamage(new_mask, paste_selection(base_soft, found, region, selection), request.threshold)
 
 
 def repair_job(image: engine.Image, selection: Selection | None, mask: np.ndarray | None,
                request: engine.RepairRequest, cancel: engine.CancelToken
                ) -> Generator[engine.Progress, None, engine.Image]:
-    """Fill the damage given by `mask` (detected first when None) in the image or the selection."""
+    """Fill the damage given by `mask` (uint8 levels; detected first when None) in the
+    image or the selection."""
+    fraction = None if mask is None else mask_ops.to_fraction(mask)
     if selection is None:
-        return (yield from engine.repair(image, request, mask, cancel))
-    region = Region.around(selection, image.width, image.height)
-    crop_mask = None if mask is None else np.ascontiguousarray(mask[region.crop.slices])
+        return (yield from engine.repair(image, request, fraction, cancel))
+    region = region_of(selection, image)
+    crop_mask = None if fraction is None else np.ascontiguousarray(fraction[region.crop.slices])
     result = yield from engine.repair(crop_image(image, region.crop), request, crop_mask, cancel)
-    return image.with_pixels(blend_region(image.pixels, result.pixels, region))
+    return image.with_pixels(blend_selection(image.pixels, result.pixels, region, selection))
 
 
 def upscale_job(image: engine.Image, selection: Selection | None, request: engine.UpscaleRequest,
                 cancel: engine.CancelToken) -> Generator[engine.Progress, None, engine.Image]:
-    """Upscale the image, or make the upscaled selection (computed with context) the new image."""
+    """Upscale the image, or make the upscaled selection (its bounding box, computed
+    with context) the new image."""
     if selection is None:
         return (yield from engine.upscale(image, request, cancel))
-    region = Region.around(selection, image.width, image.height)
+    region = region_of(selection, image)
     result = yield from engine.upscale(crop_image(image, region.crop), request, cancel)
     return crop_image(result, region.selection_in_crop.scaled(request.scale))

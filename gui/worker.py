@@ -8,6 +8,10 @@ yields `engine.Progress` and returns its result. One job runs at a time: a
 disables its tools while busy. Cancelling only sets the token; the job stops at
 its next yield and reports `cancelled` instead of a result. Every job ends with
 `finished`, after exactly one of `result`, `error` or `cancelled`.
+
+`warm_up` loads the engine's compute code (and with it torch) on the worker
+thread ahead of the first job: loading torch holds Python's GIL for a few hundred
+milliseconds, which would otherwise freeze the window just after the first click.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 import engine
 
 JobFunction = Callable[[engine.CancelToken], Generator[engine.Progress, None, object]]
+ENGINE_JOBS = ("restore", "detect_damage", "repair", "upscale")   # loaded by `warm_up`
 
 
 class _JobWorker(QObject):
@@ -31,6 +36,17 @@ class _JobWorker(QObject):
     failed = Signal(str, str)
     cancelled = Signal(str)
     finished = Signal(str)
+    warmed_up = Signal()
+
+    @Slot()
+    def warm_up(self) -> None:
+        try:
+            for name in ENGINE_JOBS:
+                getattr(engine, name)  # the engine imports a job's module (and torch) on first access
+        except Exception:  # noqa: BLE001 - the job that needs the module reports the problem
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            self.warmed_up.emit()
 
     @Slot(str, object, object)
     def run(self, kind: str, fn: JobFunction, token: engine.CancelToken) -> None:
@@ -71,8 +87,10 @@ class JobRunner(QObject):
     error = Signal(str, str)              # kind, a message for the person
     cancelled = Signal(str)               # kind
     finished = Signal(str)                # kind; always comes, last
+    warmed_up = Signal()                  # `warm_up` has loaded the engine's compute code
 
     _submitted = Signal(str, object, object)
+    _warm_up_requested = Signal()
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -83,6 +101,8 @@ class JobRunner(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
         self._submitted.connect(self._worker.run)
+        self._warm_up_requested.connect(self._worker.warm_up)
+        self._worker.warmed_up.connect(self.warmed_up)
         self._worker.started.connect(self.started)
         self._worker.progressed.connect(self.progress)
         self._worker.succeeded.connect(self.result)
@@ -104,6 +124,12 @@ class JobRunner(QObject):
         self._token = engine.CancelToken()
         self._submitted.emit(kind, fn, self._token)
         return True
+
+    def warm_up(self) -> None:
+        """Load the engine's compute code on the worker thread now (a job submitted
+        meanwhile starts after it); `warmed_up` follows."""
+        if self._thread.isRunning():
+            self._warm_up_requested.emit()
 
     def cancel(self) -> None:
         """Ask the running job to stop at its next yield; no-op when idle."""

@@ -1,11 +1,13 @@
-"""gui.canvas.convert: ndarray <-> QImage round trips and the mask overlay."""
-import gc
+"""gui.canvas.convert: ndarray <-> QImage round trips, the mask overlay, the difference image."""
+import threading
 
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-from gui.canvas.convert import array_to_qimage, mask_to_qimage, qimage_to_array, to_uint8
+import engine
+from gui.canvas.convert import (DisplayCache, MaskOverlay, array_to_qimage, difference_qimage,
+                                qimage_to_array, to_uint8)
 
 
 def _levels(shape, seed=0):
@@ -16,20 +18,26 @@ def _levels(shape, seed=0):
 def test_rgb_round_trip_is_exact():
     pixels = _levels((7, 9, 3))
     image = array_to_qimage(pixels)
-    assert image.format() == QImage.Format.Format_RGB888
+    assert image.format() == QImage.Format.Format_RGB32  # drawn and made a pixmap of without converting
     assert (image.width(), image.height()) == (9, 7)
     back, alpha = qimage_to_array(image)
     assert alpha is None
     np.testing.assert_array_equal(back, pixels)
 
 
-def test_gray_round_trip_keeps_one_channel():
+def test_gray_is_shown_as_equal_channels():
     pixels = _levels((5, 11, 1), seed=1)
-    image = array_to_qimage(pixels)
-    assert image.format() == QImage.Format.Format_Grayscale8
-    back, alpha = qimage_to_array(image)
-    assert back.shape == (5, 11, 1) and alpha is None
-    np.testing.assert_array_equal(back, pixels)
+    back, alpha = qimage_to_array(array_to_qimage(pixels))
+    assert back.shape == (5, 11, 3) and alpha is None
+    np.testing.assert_array_equal(back, np.repeat(pixels, 3, axis=2))
+
+
+def test_grayscale_qimage_reads_back_as_one_channel():
+    data = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    image = QImage(data.tobytes(), 4, 3, 4, QImage.Format.Format_Grayscale8).copy()
+    back, _ = qimage_to_array(image)
+    assert back.shape == (3, 4, 1)
+    np.testing.assert_array_equal(back[..., 0], data.astype(np.float32) / 255.0)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -55,20 +63,50 @@ def test_odd_width_rows_are_not_sheared():
     np.testing.assert_array_equal(back, pixels)
 
 
-def test_qimage_keeps_its_buffer_alive():
-    image = array_to_qimage(_levels((8, 8, 3), seed=5))
-    expected = image.pixelColor(3, 4).getRgb()
-    gc.collect()
-    np.zeros((8, 8, 3), np.uint8)  # would reuse freed memory if the buffer had been dropped
-    assert image.pixelColor(3, 4).getRgb() == expected
+def test_conversion_works_off_the_gui_thread():
+    pixels = _levels((6, 7, 3), seed=5)
+    made = []
+    thread = threading.Thread(target=lambda: made.append(array_to_qimage(pixels)))
+    thread.start()
+    thread.join()
+    back, _ = qimage_to_array(made[0])  # Qt owns the pixels: nothing dangles once the thread is gone
+    np.testing.assert_array_equal(back, pixels)
 
 
-def test_mask_overlay_is_transparent_where_undamaged():
-    mask = np.zeros((4, 6), np.float32)
-    mask[1, 2] = 1.0
-    overlay = mask_to_qimage(mask, (255, 0, 0))
-    assert overlay.pixelColor(2, 1).getRgb() == (255, 0, 0, 255)
-    assert overlay.pixelColor(0, 0).alpha() == 0
+def test_mask_overlay_is_transparent_where_undamaged_and_updates_a_box():
+    mask = np.zeros((4, 6), np.uint8)
+    mask[1, 2] = 255
+    overlay = MaskOverlay(6, 4, (255, 0, 0))
+    overlay.update(mask)
+    assert overlay.image.pixelColor(2, 1).getRgb() == (255, 0, 0, 255)
+    assert overlay.image.pixelColor(0, 0).alpha() == 0
+    mask[3, 5] = 128
+    mask[0, 0] = 255
+    overlay.update(mask, engine.Box(4, 2, 6, 4))  # only this box is redrawn
+    assert overlay.image.pixelColor(5, 3).alpha() == 128
+    assert overlay.image.pixelColor(0, 0).alpha() == 0
+
+
+def test_difference_is_black_where_unchanged_and_amplified_where_changed():
+    a = _levels((5, 6, 3), seed=6)
+    b = a.copy()
+    b[2, 3] = np.clip(a[2, 3] + 10 / 255, 0, 1)
+    diff, _ = qimage_to_array(difference_qimage(array_to_qimage(b), array_to_qimage(a), gain=4))
+    changed = np.any(diff > 0, axis=2)
+    assert changed.sum() == 1 and changed[2, 3]
+    assert diff[2, 3].max() == np.float32(40 / 255)
+    same, _ = qimage_to_array(difference_qimage(array_to_qimage(a), array_to_qimage(a)))
+    assert same.max() == 0
+
+
+def test_display_cache_forgets_an_image_with_the_image():
+    cache = DisplayCache()
+    image = engine.Image(pixels=np.zeros((2, 2, 3), np.float32))
+    shown = array_to_qimage(image.pixels)
+    cache.put(image, shown)
+    assert cache.get(image) is shown
+    del image
+    assert cache._images == {}
 
 
 def test_bad_shapes_are_refused():

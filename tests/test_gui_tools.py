@@ -120,11 +120,13 @@ def test_detect_job_on_a_selection_keeps_the_rest_of_the_mask(monkeypatch):
 
     monkeypatch.setattr(engine, "detect_damage", fake_detect)
     image = _image()
-    old = np.zeros((image.height, image.width), np.float32)
-    old[0, 0] = 1.0
-    mask = _run(tools.detect_damage_job(image, (20, 10, 5, 5), old, engine.MaskRequest(), engine.CancelToken()))
-    assert mask[0, 0] == 1.0 and mask[10:15, 20:25].all() and mask.sum() == 26
-    assert old.sum() == 1.0
+    old = np.zeros((image.height, image.width), np.uint8)
+    old[0, 0] = 255
+    found = _run(tools.detect_damage_job(image, (20, 10, 5, 5), old, None, engine.MaskRequest(),
+                                         engine.CancelToken()))
+    assert found.mask[0, 0] == 255 and found.mask[10:15, 20:25].all() and (found.mask > 0).sum() == 26
+    assert found.soft_mask[0, 0] == 255 and (found.soft_mask > 0).sum() == 26  # a drawn mask is its own soft mask
+    assert old.sum() == 255
 
 
 def test_repair_job_gets_the_cropped_mask(monkeypatch):
@@ -137,8 +139,8 @@ def test_repair_job_gets_the_cropped_mask(monkeypatch):
 
     monkeypatch.setattr(engine, "repair", fake_repair)
     image = _image()
-    mask = np.zeros((image.height, image.width), np.float32)
-    mask[20, 25] = 1.0
+    mask = np.zeros((image.height, image.width), np.uint8)
+    mask[20, 25] = 255
     sel = (22, 18, 6, 6)
     result = _run(tools.repair_job(image, sel, mask, engine.RepairRequest(), engine.CancelToken()))
     crop = Region.around(sel, image.width, image.height).crop

@@ -126,3 +126,14 @@ def test_shutdown_with_a_running_job_returns(qtbot, runner):
     runner.shutdown()
     assert time.monotonic() - started < 5
     assert not runner.submit("count", counting(1))
+
+
+def test_warm_up_loads_the_engine_jobs_and_jobs_still_run(qtbot, runner):
+    import sys
+
+    with qtbot.waitSignal(runner.warmed_up, timeout=60000):
+        runner.warm_up()
+    assert all(f"engine.ops.{name}" in sys.modules for name in ("restore", "segment", "repair", "upscale"))
+    with qtbot.waitSignal(runner.finished, timeout=TIMEOUT):
+        assert runner.submit("count", counting(2))
+    assert ("result", "count", "counted 2") in runner.events

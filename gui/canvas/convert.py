@@ -1,54 +1,68 @@
 """ndarray <-> QImage conversion, the only place the editor does it.
 
 Engine images are HxWxC float32 in [0, 1] (C = 1 or 3) with alpha as a separate
-HxW array; the canvas shows 8-bit QImages. A QImage built here wraps a numpy
-buffer without copying, so the buffer is kept alive on the QImage (`_buffer`);
-turn it into a QPixmap (which copies) before handing it to long-lived Qt objects.
+HxW array; masks are HxW uint8 levels (255 = damaged). The canvas shows 8-bit
+QImages in the formats Qt's raster engine draws as they are (RGB32, ARGB32), so
+a QPixmap made from one shares its pixels instead of converting them.
+
+Conversions write straight into Qt-owned memory and use no GUI-thread-only
+classes, so the worker thread converts a job's result before handing it over:
+turning a big float image into 8 bits takes long enough to stall the window.
 """
 from __future__ import annotations
+
+import sys
+import weakref
 
 import numpy as np
 from PySide6.QtGui import QImage
 
+# byte offsets of red, green, blue and alpha inside a 32-bit (A)RGB32 pixel in memory
+R, G, B, A = (2, 1, 0, 3) if sys.byteorder == "little" else (1, 2, 3, 0)
+CHUNK_ROWS = 256   # convert this many rows at a time: small temporaries even for huge images
+
 
 def to_uint8(values: np.ndarray) -> np.ndarray:
     """Float [0, 1] -> uint8, clipped and rounded; NaN becomes 0."""
-    return (np.clip(np.nan_to_num(values), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    scaled = np.multiply(values, 255.0, dtype=np.float32)
+    scaled += 0.5
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    np.nan_to_num(scaled, copy=False)
+    return scaled.astype(np.uint8)
 
 
-def _wrap(data: np.ndarray, fmt: QImage.Format) -> QImage:
-    data = np.ascontiguousarray(data)
-    height, width = data.shape[:2]
-    image = QImage(data.data, width, height, data.strides[0], fmt)
-    image._buffer = data  # the QImage does not own its pixels; keep them alive with it
-    return image
+def _blank(width: int, height: int, fmt: QImage.Format) -> tuple[QImage, np.ndarray]:
+    """A new QImage and a writable HxWx4 uint8 view of its pixels."""
+    image = QImage(width, height, fmt)
+    rows = np.frombuffer(image.bits(), np.uint8).reshape(height, image.bytesPerLine())
+    return image, rows[:, :width * 4].reshape(height, width, 4)
+
+
+def _bytes(image: QImage) -> np.ndarray:
+    """A read-only HxWx4 uint8 view of a 32-bit QImage's pixels."""
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, :image.width() * 4].reshape(image.height(), image.width(), 4)
 
 
 def array_to_qimage(pixels: np.ndarray, alpha: np.ndarray | None = None) -> QImage:
     """Float pixels (HxW, HxWx1 or HxWx3) and optional HxW alpha -> an 8-bit QImage:
-    Grayscale8 for gray, RGB888 for colour, RGBA8888 (straight alpha) with alpha."""
+    RGB32 (gray shown as equal channels), or ARGB32 (straight alpha) with alpha."""
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
         raise ValueError(f"expected HxWx1 or HxWx3 pixels, got shape {pixels.shape}")
-    data = to_uint8(pixels)
-    if alpha is not None:
-        if alpha.shape != pixels.shape[:2]:
-            raise ValueError(f"alpha is {alpha.shape}, pixels are {pixels.shape[:2]}")
-        rgb = np.repeat(data, 3, axis=2) if data.shape[2] == 1 else data
-        return _wrap(np.concatenate([rgb, to_uint8(alpha)[..., None]], axis=2), QImage.Format.Format_RGBA8888)
-    if data.shape[2] == 1:
-        return _wrap(data[..., 0], QImage.Format.Format_Grayscale8)
-    return _wrap(data, QImage.Format.Format_RGB888)
-
-
-def mask_to_qimage(mask: np.ndarray, rgb: tuple[int, int, int] = (255, 32, 32)) -> QImage:
-    """An HxW mask in [0, 1] -> an RGBA overlay of colour `rgb`, opaque where the mask is 1."""
-    height, width = mask.shape
-    data = np.empty((height, width, 4), np.uint8)
-    data[..., :3] = rgb
-    data[..., 3] = to_uint8(mask)
-    return _wrap(data, QImage.Format.Format_RGBA8888)
+    if alpha is not None and alpha.shape != pixels.shape[:2]:
+        raise ValueError(f"alpha is {alpha.shape}, pixels are {pixels.shape[:2]}")
+    height, width, channels = pixels.shape
+    fmt = QImage.Format.Format_RGB32 if alpha is None else QImage.Format.Format_ARGB32
+    image, out = _blank(width, height, fmt)
+    for top in range(0, height, CHUNK_ROWS):
+        rows = slice(top, top + CHUNK_ROWS)
+        data, part = to_uint8(pixels[rows]), out[rows]
+        for offset, channel in ((R, 0), (G, 1), (B, 2)):
+            part[..., offset] = data[..., channel if channels == 3 else 0]
+        part[..., A] = 255 if alpha is None else to_uint8(alpha[rows])
+    return image
 
 
 def qimage_to_array(image: QImage) -> tuple[np.ndarray, np.ndarray | None]:
@@ -70,3 +84,58 @@ def qimage_to_array(image: QImage) -> tuple[np.ndarray, np.ndarray | None]:
     if channels == 4:
         return np.ascontiguousarray(data[..., :3]), np.ascontiguousarray(data[..., 3])
     return data, None
+
+
+class MaskOverlay:
+    """A mask drawn in one colour: a premultiplied ARGB32 `image`, opaque where the
+    mask is 255, that `update` rewrites in place (all of it, or one box while a
+    brush stroke is painted)."""
+
+    def __init__(self, width: int, height: int, rgb: tuple[int, int, int] = (255, 40, 40)):
+        self.image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+        rows = np.frombuffer(self.image.bits(), np.uint32).reshape(height, self.image.bytesPerLine() // 4)
+        self._pixels = rows[:, :width]
+        level = np.arange(256, dtype=np.uint32)
+        r, g, b = ((c * level + 127) // 255 for c in rgb)
+        self._lut = (level << 24) | (r << 16) | (g << 8) | b  # native 0xAARRGGBB, premultiplied
+
+    def update(self, mask: np.ndarray, box=None) -> None:
+        """Redraw from `mask` (HxW uint8 levels, the overlay's size), only inside
+        `box` (an engine.Box) if given."""
+        if mask.shape != self._pixels.shape:
+            raise ValueError(f"mask {mask.shape} does not match the overlay {self._pixels.shape}")
+        if box is None:
+            np.take(self._lut, mask, out=self._pixels)
+        else:
+            self._pixels[box.slices] = self._lut[mask[box.slices]]
+
+
+def difference_qimage(current: QImage, original: QImage, gain: float = 4.0) -> QImage:
+    """|current - original| per channel, times `gain`, as an RGB32 image (both are
+    32-bit images of one size, as `array_to_qimage` makes them)."""
+    if current.size() != original.size():
+        raise ValueError("the images differ in size")
+    a, b = _bytes(current), _bytes(original)
+    levels = np.minimum(np.arange(256, dtype=np.float32) * gain + 0.5, 255).astype(np.uint8)
+    diff = levels[np.maximum(a, b) - np.minimum(a, b)]
+    image, out = _blank(current.width(), current.height(), QImage.Format.Format_RGB32)
+    out[...] = diff
+    out[..., A] = 255
+    return image
+
+
+class DisplayCache:
+    """The shown QImage of each engine image, converted once and kept while the image
+    lives (in the document or its undo history), so undo and redo are instant."""
+
+    def __init__(self) -> None:
+        self._images: dict[int, QImage] = {}
+
+    def get(self, image) -> QImage | None:
+        return self._images.get(id(image))
+
+    def put(self, image, shown: QImage) -> None:
+        key = id(image)
+        if key not in self._images:
+            weakref.finalize(image, self._images.pop, key, None)
+        self._images[key] = shown
