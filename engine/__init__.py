@@ -5,17 +5,25 @@ jobs that need torch load on first use, so `import engine` stays cheap for the
 editor's GUI thread (torch is imported by the worker thread).
 
 Jobs are generators: iterate them to get `Progress` reports; the return value
-(`StopIteration.value`, or `run_job`) is the result.
+(`StopIteration.value`, or `run_job`) is the result. Besides the single-image ops:
+`run_batch` (a folder through a pipeline of steps) and `finetune` (a new user
+model from the person's own images; its request and status types load without torch).
 """
 from __future__ import annotations
 
 import importlib
 
+from .batch import (BatchProgress, BatchReport, BatchRequest, FileOutcome, preview_first, read_report, report_path,
+                    run_batch)
 from .errors import (Cancelled, DeviceError, ImageReadError, ImageWriteError, ModelError,
                      ModelNotInstalledError, RestoraError)
 from .imageio import DEFAULT_MAX_PIXELS, SAVE_FORMATS, load_image, save_image
 from .models import ModelCard, find_model, get_card, list_models, user_models_dir
+from .pipeline import STEP_NAMES, Step, check_installed, parse_steps
 from .region import Box, Region, blend_region, paste_hard
+from .training.finetune_data import TASKS as FINETUNE_TASKS
+from .training.finetune_data import (METRIC_LABELS, FinetuneRequest, FinetuneResult, FinetuneStatus, TrainingPair,
+                                     check_new_name, find_pairs, split_validation)
 from .types import (CancelToken, Image, MaskRequest, Progress, RepairRequest, RestoreRequest, RunOptions,
                     UpscaleRequest)
 
@@ -26,6 +34,7 @@ _LAZY = {
     "repair": "engine.ops.repair",
     "upscale": "engine.ops.upscale",
     "run_job": "engine.jobs",
+    "finetune": "engine.training.finetune",
 }
 
 
@@ -41,5 +50,9 @@ __all__ = [
     "Cancelled", "DeviceError", "ImageReadError", "ImageWriteError", "ModelError", "ModelNotInstalledError",
     "RestoraError", "Box", "Region", "blend_region", "paste_hard", "DEFAULT_MAX_PIXELS", "SAVE_FORMATS", "load_image", "save_image", "ModelCard",
     "find_model", "get_card", "list_models", "user_models_dir", "CancelToken", "Image", "MaskRequest",
-    "Progress", "RepairRequest", "RestoreRequest", "RunOptions", "UpscaleRequest", *_LAZY,
+    "Progress", "RepairRequest", "RestoreRequest", "RunOptions", "UpscaleRequest",
+    "BatchProgress", "BatchReport", "BatchRequest", "FileOutcome", "preview_first", "read_report", "report_path",
+    "run_batch", "STEP_NAMES", "Step", "check_installed", "parse_steps",
+    "FINETUNE_TASKS", "METRIC_LABELS", "FinetuneRequest", "FinetuneResult", "FinetuneStatus", "TrainingPair",
+    "check_new_name", "find_pairs", "split_validation", *_LAZY,
 ]

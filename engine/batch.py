@@ -1,8 +1,15 @@
 """Folder in, folder out: find the images (os.scandir, so odd names are kept),
 run the pipeline on each, write outputs keeping the sub-folder tree, record
-per-file failures and go on, skip outputs that already exist (resume), and
-write a JSON + text report beside the outputs. `shard=(i, n)` takes a stable
-1/n share of the files for cluster job arrays."""
+per-file failures and go on, and write a JSON + text report beside the outputs.
+`shard=(i, n)` takes a stable 1/n share of the files for cluster job arrays.
+
+Resuming: every finished file is appended to a manifest in the output folder
+(`.restora-manifest.jsonl`, one JSON line per file: source, its size and mtime,
+steps, format, output, seconds). A re-run skips a file whose manifest record
+still matches its source and settings without even loading it. An output that
+exists for any other reason (not in the manifest, an older source, other
+settings) is skipped too, as the command line promises, unless `overwrite`.
+Outputs are saved atomically, so a cancel or a crash never leaves a partial file."""
 from __future__ import annotations
 
 import hashlib
@@ -13,15 +20,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Generator
 
+import numpy as np
 from PIL import Image as PILImage
 
 from .errors import Cancelled, RestoraError
 from .imageio import SAVE_FORMATS, load_image, save_image
-from .jobs import sub_progress
 from .pipeline import Step, run_steps
-from .types import CancelToken, Progress, RunOptions
+from .types import CancelToken, Image, Progress, RunOptions
 
 IMAGE_SUFFIXES = frozenset(s.lower() for s in PILImage.registered_extensions())
+MANIFEST = ".restora-manifest"
+REPORT = "restora-report"
+PREVIEW_SIDE = 512          # the preview runs on the first image scaled to fit this
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,16 @@ class BatchRequest:
     overwrite: bool = False
     shard: tuple[int, int] = (0, 1)  # (index, count), index in 0..count-1
     options: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
+class BatchProgress(Progress):
+    """Overall progress (`done` of `total`, stage = the file's relative path) plus the
+    current file's place in the batch and how far its own pipeline has come."""
+
+    file_index: int = 0
+    file_count: int = 0
+    file_fraction: float = 0.0
 
 
 @dataclass
@@ -59,10 +79,12 @@ class BatchReport:
         return sum(f.status == status for f in self.files)
 
     def summary(self) -> str:
+        """The readable report: a totals line, then failures, skips and finished files with their times."""
         lines = [f"{self.count('done')} done, {self.count('skipped')} skipped, {self.count('failed')} failed "
                  f"in {self.seconds:.1f} s" + (" (cancelled)" if self.cancelled else "")]
         lines += [f"failed: {f.reason}" for f in self.files if f.status == "failed"]
         lines += [f"skipped: {f.source}: {f.reason}" for f in self.files if f.status == "skipped"]
+        lines += [f"done: {f.source} -> {f.output} ({f.seconds:.2f} s)" for f in self.files if f.status == "done"]
         return "\n".join(lines)
 
 
@@ -93,6 +115,12 @@ def in_shard(relative: str, shard: tuple[int, int]) -> bool:
     return int.from_bytes(digest[:8], "big") % count == index
 
 
+def batch_files(req: BatchRequest) -> list[Path]:
+    """The input files this request (and its shard) covers, sorted."""
+    return [p for p in find_images(req.input_dir, req.recursive, req.output_dir.resolve())
+            if in_shard(p.relative_to(req.input_dir).as_posix(), req.shard)]
+
+
 def output_format(source_format: str | None, requested: str | None) -> str:
     """The output extension: the requested one, else the input's when writable, else png."""
     if requested:
@@ -103,38 +131,116 @@ def output_format(source_format: str | None, requested: str | None) -> str:
     return "png"
 
 
+def _shard_suffix(shard: tuple[int, int]) -> str:
+    return f".shard-{shard[0]}-of-{shard[1]}" if shard[1] > 1 else ""
+
+
+def report_path(req: BatchRequest, suffix: str = ".json") -> Path:
+    """Where the report of `req` goes: OUT/restora-report[.shard-I-of-N]{.json,.txt}."""
+    return req.output_dir / (REPORT + _shard_suffix(req.shard) + suffix)
+
+
+class Manifest:
+    """The files earlier runs finished, read from every OUT/.restora-manifest*.jsonl; this
+    run appends to its own shard's file (parallel shards never write to the same file).
+    Each record is one line written by a single append, so a crash can tear at most
+    the last line, which reading ignores (the next append starts on a fresh line)."""
+
+    def __init__(self, req: BatchRequest):
+        self.req = req
+        self.path = req.output_dir / (MANIFEST + _shard_suffix(req.shard) + ".jsonl")
+        self.steps = ",".join(str(s) for s in req.steps)
+        self.records: dict[str, dict] = {}
+        self._torn = False       # our file ends in a line torn by a crash: start on a fresh line
+        if req.output_dir.is_dir():
+            for path in sorted(req.output_dir.glob(MANIFEST + "*.jsonl")):
+                text = path.read_text(encoding="ascii", errors="replace")
+                if path == self.path:
+                    self._torn = bool(text) and not text.endswith("\n")
+                for line in text.splitlines():
+                    try:
+                        record = json.loads(line)
+                        self.records[record["source"]] = record
+                    except (ValueError, KeyError, TypeError):
+                        continue
+
+    def _key(self, source: os.stat_result) -> dict:
+        return {"size": source.st_size, "mtime_ns": source.st_mtime_ns, "steps": self.steps,
+                "format": self.req.format, "quality": self.req.quality}
+
+    def finished_output(self, relative: str, source: os.stat_result) -> str | None:
+        """The output recorded for `relative` if that record matches the source and settings
+        and the output is still there; else None."""
+        record = self.records.get(relative)
+        if record is None or any(record.get(k) != v for k, v in self._key(source).items()):
+            return None
+        return record["output"] if (self.req.output_dir / record["output"]).is_file() else None
+
+    def add(self, relative: str, source: os.stat_result, output: str, seconds: float) -> None:
+        """Record that `relative` was written as `output` (both relative paths) in `seconds`."""
+        record = {"source": relative, **self._key(source), "output": output, "seconds": seconds}
+        self.records[relative] = record
+        line = ("\n" if self._torn else "") + json.dumps(record) + "\n"   # \u-escapes keep undecodable names exact
+        self._torn = False
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode("ascii"))
+        finally:
+            os.close(fd)
+
+
+def _file_job(job: Generator[Progress, None, Image], index: int, count: int,
+              name: str) -> Generator[BatchProgress, None, Image]:
+    """Re-scale one file's pipeline progress as part `index` of `count` of the batch."""
+    while True:
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            return stop.value
+        steps = max(1, p.total)
+        yield BatchProgress(index * steps + p.done, count * steps, name, index, count, p.fraction)
+
+
 def run_batch(req: BatchRequest, cancel: CancelToken | None = None) -> Generator[Progress, None, BatchReport]:
-    """Process the folder; yields Progress (files x tiles); returns the report (also written to disk)."""
+    """Process the folder; yields BatchProgress (files x tiles); returns the report, which is
+    also written to the output folder, on cancel too (marked cancelled)."""
     t0 = time.time()
-    out_dir = req.output_dir.resolve()
-    files = [p for p in find_images(req.input_dir, req.recursive, out_dir)
-             if in_shard(p.relative_to(req.input_dir).as_posix(), req.shard)]
+    files = batch_files(req)
     report = BatchReport(str(req.input_dir), str(req.output_dir), [str(s) for s in req.steps])
+    req.output_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(req)
     claimed: dict[Path, str] = {}
     try:
         for i, path in enumerate(files):
             rel = path.relative_to(req.input_dir)
-            outcome = FileOutcome(rel.as_posix(), "failed")
+            name = rel.as_posix()
+            outcome = FileOutcome(name, "failed")
             report.files.append(outcome)
             start = time.time()
-            yield Progress(i, len(files), rel.as_posix())
             try:
+                yield BatchProgress(i, len(files), name, i, len(files), 0.0)
+                source = path.stat()
+                done_before = None if req.overwrite else manifest.finished_output(name, source)
+                if done_before is not None:
+                    outcome.status, outcome.output, outcome.reason = "skipped", done_before, "done in an earlier run"
+                    claimed[req.output_dir / done_before] = name
+                    continue
                 image = load_image(path)
                 target = req.output_dir / rel.parent / f"{rel.stem}.{output_format(image.source_format, req.format)}"
                 outcome.output = target.relative_to(req.output_dir).as_posix()
                 if target in claimed:
                     raise RestoraError(f"{path}: its output {target.name} would overwrite the output of "
                                        f"{claimed[target]} (same name stem)")
-                claimed[target] = rel.as_posix()
+                claimed[target] = name
                 if target.exists() and not req.overwrite:
                     outcome.status, outcome.reason = "skipped", "output exists (use --overwrite to redo it)"
                     continue
-                result = yield from sub_progress(run_steps(image, req.steps, req.options, cancel), i, len(files),
-                                                 rel.as_posix())
+                result = yield from _file_job(run_steps(image, req.steps, req.options, cancel), i, len(files), name)
                 save_image(result, target, quality=req.quality, overwrite=req.overwrite)
                 outcome.status = "done"
-            except Cancelled:
-                report.files.pop()
+                manifest.add(name, source, outcome.output, round(time.time() - start, 3))
+            except (Cancelled, GeneratorExit):
+                report.files.pop()          # unfinished: neither done nor failed, and nothing was written
                 raise
             except RestoraError as exc:
                 outcome.reason = str(exc)
@@ -142,20 +248,60 @@ def run_batch(req: BatchRequest, cancel: CancelToken | None = None) -> Generator
                 outcome.reason = f"{path}: unexpected {type(exc).__name__}: {exc}"
             finally:
                 outcome.seconds = round(time.time() - start, 3)
-        yield Progress(len(files), len(files), "done")
+        yield BatchProgress(len(files), len(files), "done", len(files), len(files), 1.0)
     except Cancelled:
         report.cancelled = True
-    report.seconds = round(time.time() - t0, 3)
-    write_report(report, req)
+    except GeneratorExit:           # the driver closed the job after a cancel (the editor's worker does)
+        report.cancelled = True
+        raise
+    finally:
+        report.seconds = round(time.time() - t0, 3)
+        write_report(report, req)
     return report
 
 
 def write_report(report: BatchReport, req: BatchRequest) -> None:
     """restora-report[.shard-I-of-N].{json,txt} in the output folder, written atomically."""
-    req.output_dir.mkdir(parents=True, exist_ok=True)
-    stem = "restora-report" + (f".shard-{req.shard[0]}-of-{req.shard[1]}" if req.shard[1] > 1 else "")
     for suffix, text in ((".json", json.dumps(asdict(report), indent=2)), (".txt", report.summary())):
-        path = req.output_dir / (stem + suffix)
+        path = report_path(req, suffix)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
+        tmp.write_text(text + "\n", encoding="utf-8", errors="surrogateescape")  # undecodable names as they are
         os.replace(tmp, path)
+
+
+def read_report(path: Path) -> BatchReport:
+    """The BatchReport saved as JSON at `path` (e.g. by a cancelled run); RestoraError if unreadable."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return BatchReport(**dict(raw, files=[FileOutcome(**f) for f in raw["files"]]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RestoraError(f"{path}: cannot read the batch report ({exc})") from exc
+
+
+def preview_first(req: BatchRequest, cancel: CancelToken | None = None,
+                  max_side: int = PREVIEW_SIDE) -> Generator[Progress, None, tuple[str, Image, Image]]:
+    """The batch's first readable image, scaled to fit `max_side`, before and after the
+    pipeline: yields Progress, returns (relative path, before, after). Unreadable files are
+    passed over; RestoraError when the folder has no readable image."""
+    for path in batch_files(req):
+        try:
+            image = load_image(path)
+        except RestoraError:
+            continue
+        scale = max_side / max(image.width, image.height)
+        if scale < 1:
+            image = image.with_pixels(*_resized(image, scale))
+        result = yield from run_steps(image, req.steps, req.options, cancel)
+        return path.relative_to(req.input_dir).as_posix(), image, result
+    raise RestoraError(f"{req.input_dir}: no readable image to preview")
+
+
+def _resized(image: Image, scale: float):
+    """(pixels, alpha) of `image` resized by `scale` (area-averaging, channel by channel in float)."""
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+
+    def fit(plane: np.ndarray) -> np.ndarray:
+        return np.asarray(PILImage.fromarray(plane).resize(size, PILImage.BOX))
+
+    pixels = np.stack([fit(image.pixels[..., c]) for c in range(image.channels)], axis=2)
+    return pixels.astype(np.float32), None if image.alpha is None else fit(image.alpha)

@@ -12,14 +12,15 @@ import numpy as np
 from tqdm import tqdm
 
 from .batch import BatchRequest, find_images, output_format, run_batch
-from .errors import Cancelled, DeviceError, ModelNotInstalledError, RestoraError
+from .errors import Cancelled, DeviceError, ModelError, ModelNotInstalledError, RestoraError
 from .imageio import SAVE_FORMATS, load_image, save_image
 from .jobs import run_job
-from .models import broken_cards, find_model, get_card, list_models
+from .models import broken_cards, find_model, get_card, list_models, user_models_dir
 from .pipeline import check_installed, parse_steps
+from .training.finetune_data import METRIC_LABELS, FinetuneRequest, FinetuneStatus
 from .types import Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions, UpscaleRequest
 
-VERBS = ("restore", "mask", "repair", "upscale", "batch", "models")
+VERBS = ("restore", "mask", "repair", "upscale", "batch", "finetune", "models")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 DESCRIPTION = """Restora: local image restoration.
@@ -105,9 +106,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", default="0/1", metavar="I/N",
                    help="process only share I of N (0 <= I < N), e.g. --shard $SLURM_ARRAY_TASK_ID/8")
     _common(p)
+    _finetune_parser(sub)
     sub.add_parser("models", help="list models with their measured quality",
                    description="List shipped and user models with their measured benchmark numbers.")
     return ap
+
+
+def _finetune_parser(sub) -> None:
+    defaults = FinetuneRequest("", "", Path())
+    p = sub.add_parser("finetune", help="adapt a model to your own images",
+                       description="Fine-tune a restore, mask or repair model on your own images and save it as a "
+                                   "new model in the user data folder (" + str(user_models_dir()) + "), listed "
+                                   "by `models` at once. Data: --degraded and "
+                                   "--clean folders of pairs matched by file name (for a mask model, --clean "
+                                   "holds the masks, white = damaged), or --clean-only with clean images that "
+                                   "the project's synthetic damage degrades. 20% of the images (at least one) "
+                                   "are held out for validation and the weights that do best on them are saved. "
+                                   "Ctrl-C stops early and still saves the best weights so far.")
+    p.add_argument("--model", required=True, help="the model to start from (shipped or your own)")
+    p.add_argument("--name", required=True, help="name of the new model (not a shipped model's name)")
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument("--degraded", metavar="DIR", help="degraded images, paired by name with --clean")
+    data.add_argument("--clean-only", metavar="DIR", help="clean images only; synthetic damage makes the inputs")
+    p.add_argument("--clean", metavar="DIR", help="clean images (or masks) paired with --degraded")
+    p.add_argument("--steps", type=int, default=defaults.steps, help="training steps (default %(default)s)")
+    p.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate (default %(default)g)")
+    p.add_argument("--batch", type=int, default=defaults.batch, help="patches per step (default %(default)s)")
+    p.add_argument("--patch", type=int, default=defaults.patch, help="patch side in pixels (default %(default)s)")
+    p.add_argument("--eval-every", type=int, default=0, metavar="N",
+                   help="validate every N steps (default: about ten times per run)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                   help="compute device (default: auto = cuda, then mps, then cpu)")
+    p.add_argument("--overwrite", action="store_true", help="replace your own model of the same name")
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -279,6 +309,55 @@ def cmd_batch(args) -> int:
     return EXIT_FAILED if report.count("failed") else EXIT_OK
 
 
+def cmd_finetune(args) -> int:
+    from .training.finetune import finetune
+
+    if bool(args.degraded) != bool(args.clean):
+        _error("--degraded and --clean go together (or give --clean-only)")
+        return EXIT_USAGE
+    req = FinetuneRequest(args.model, args.name, Path(args.clean or args.clean_only),
+                          Path(args.degraded) if args.degraded else None, steps=args.steps, lr=args.lr,
+                          batch=args.batch, patch=args.patch, device=args.device, eval_every=args.eval_every,
+                          overwrite=args.overwrite)
+    bar = _Bar(f"fine-tuning {args.name}")
+    step = 0
+
+    def report(p) -> None:
+        nonlocal step
+        bar(p)
+        step = p.done
+        if isinstance(p, FinetuneStatus) and p.value is not None:
+            loss = "" if p.loss is None else f", training loss {p.loss:.4g}"
+            tqdm.write(f"step {p.done}/{p.total}: validation {METRIC_LABELS[p.metric]} {p.value:.5g} "
+                       f"(start {p.before:.5g}){loss}", file=sys.stderr)
+
+    try:
+        result = run_job(finetune(req), report)
+    except DeviceError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error(f"interrupted at step {step}; " + _saved_on_cancel(args.name))
+        return 130
+    finally:
+        bar.close()
+    print(f"saved model {result.name}: validation {METRIC_LABELS[result.metric]} {result.before:.5g} -> "
+          f"{result.after:.5g} (best at step {result.best_step} of {result.steps_done}); {result.card_path}",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def _saved_on_cancel(name: str) -> str:
+    """What an interrupted fine-tune left behind, for the message."""
+    try:
+        card = get_card(name)
+    except (ModelNotInstalledError, ModelError):
+        card = None
+    if card is not None and card.source == "user" and card.training.get("cancelled"):
+        return f"the best weights so far were saved as model {name!r}"
+    return "no model was saved (no validation had improved on the starting model yet)"
+
+
 def cmd_models(args) -> int:
     cards = list_models()
     if not cards:
@@ -293,7 +372,7 @@ def cmd_models(args) -> int:
 
 
 COMMANDS = {"restore": cmd_restore, "mask": cmd_mask, "repair": cmd_repair, "upscale": cmd_upscale,
-            "batch": cmd_batch, "models": cmd_models}
+            "batch": cmd_batch, "finetune": cmd_finetune, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

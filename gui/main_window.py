@@ -33,7 +33,9 @@ import engine
 from . import mask_ops, tools
 from .canvas import DisplayCache, ImageView, array_to_qimage, difference_qimage
 from .canvas.view import BRUSH_TOOL, ERASER_TOOL, LASSO_TOOL, PAN_TOOL, SELECT_TOOL
+from .dialogs.batch_dialog import BatchExportDialog
 from .dialogs.export_options import DEFAULT_QUALITY, LOSSY_FORMATS, ExportOptionsDialog
+from .dialogs.finetune_dialog import FinetuneDialog
 from .dialogs.models_dialog import ModelListDialog
 from .document import Document
 from .panels import HistoryPanel, SettingsPanel
@@ -137,6 +139,10 @@ class MainWindow(QMainWindow):
                              "Open an image")
         self.export_action = a("&Export As…", self.export_as, ("Ctrl+Shift+S",), "content-save-outline",
                                "Save the current result as PNG, JPEG, WebP or TIFF")
+        self.batch_action = a("&Batch Export…", self.show_batch_export, ("Ctrl+Shift+E",), "folder-multiple-image",
+                              "Run restore, repair and upscale over a whole folder")
+        self.finetune_action = a("&Fine-tune…", self.show_finetune, (), "school-outline",
+                                 "Adapt a model to your own image pairs")
         self.import_mask_action = a("&Import Mask…", self.import_mask_dialog, (), "file-import-outline",
                                     "Load a damage mask (white = damaged) of the image's size")
         self.export_mask_action = a("Export Mas&k…", self.export_mask_dialog, (), "file-export-outline",
@@ -227,6 +233,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addActions([self.import_mask_action, self.export_mask_action])
         file_menu.addSeparator()
+        file_menu.addAction(self.batch_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
         edit_menu = bar.addMenu("&Edit")
@@ -248,6 +256,8 @@ class MainWindow(QMainWindow):
         tools_menu.addActions([self.detect_action, self.repair_action])
         tools_menu.addSeparator()
         tools_menu.addActions([self.upscale2_action, self.upscale4_action, self.upscale_action])
+        tools_menu.addSeparator()
+        tools_menu.addAction(self.finetune_action)
 
         mask_menu = bar.addMenu("&Mask")
         mask_menu.addActions([self.brush_tool_action, self.eraser_tool_action, self.smaller_brush_action,
@@ -854,6 +864,18 @@ class MainWindow(QMainWindow):
 
     def show_models(self) -> None:
         ModelListDialog(self).exec()
+
+    def show_batch_export(self) -> None:
+        dialog = BatchExportDialog(self.settings, parent=self)
+        dialog.exec()
+        dialog.deleteLater()
+
+    def show_finetune(self) -> None:
+        dialog = FinetuneDialog(self.settings, parent=self)
+        dialog.model_chosen.connect(self.panel.reload_models)
+        dialog.exec()
+        dialog.deleteLater()
+        self.panel.reload_models()       # a model saved without "Use This Model" is listed too
 
     def show_about(self) -> None:
         QMessageBox.about(self, f"About {APP_NAME}", (

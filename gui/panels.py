@@ -209,9 +209,18 @@ class SettingsPanel(QScrollArea):
         return combo
 
     def _model_combo(self, task: str, default: str) -> QComboBox:
-        """Installed models for `task`; the default is listed even when it is not
-        installed, so running the tool says plainly what is missing."""
         combo = self._combo()
+        combo.setProperty("task", task)
+        combo.setProperty("default_model", default)
+        self._fill_models(combo, self._str(f"{task}_model", default))
+        return combo
+
+    def _fill_models(self, combo: QComboBox, current: str) -> None:
+        """Installed models for the combo's task; the default is listed even when it is
+        not installed, so running the tool says plainly what is missing."""
+        task, default = combo.property("task"), combo.property("default_model")
+        combo.blockSignals(True)
+        combo.clear()
         names = []
         for card in engine.list_models(task):
             if card.name not in names:
@@ -220,9 +229,16 @@ class SettingsPanel(QScrollArea):
                 combo.setItemData(combo.count() - 1, card.title or card.name, Qt.ItemDataRole.ToolTipRole)
         if default not in names:
             combo.insertItem(0, f"{default} (not installed)", default)
-        index = combo.findData(self._str(f"{task}_model", default))
+        index = combo.findData(current)
         combo.setCurrentIndex(index if index >= 0 else combo.findData(default))
-        return combo
+        combo.blockSignals(False)
+
+    def reload_models(self, chosen: str | None = None) -> None:
+        """Re-read the installed models (e.g. after a fine-tune) and select `chosen` where it fits."""
+        for combo in (self.restore_model, self.mask_model, self.repair_model):
+            names = [c.name for c in engine.list_models(combo.property("task"))]
+            self._fill_models(combo, chosen if chosen in names else combo.currentData())
+            self._save(f"{combo.property('task')}_model", combo.currentData())
 
     def _connect(self) -> None:
         remember = {self.restore_model: "restore_model", self.mask_model: "mask_model",

@@ -288,3 +288,21 @@ def test_mask_edits_wait_while_a_job_runs(qtbot, opened, monkeypatch):
     assert opened.document.mask is None and not opened.history.isEnabled()
     with qtbot.waitSignal(opened.jobs.finished, timeout=TIMEOUT):
         opened.cancel_job()
+
+
+def test_panel_reload_lists_a_new_user_model(qtbot, tmp_path, monkeypatch):
+    """A model fine-tuned while the editor is open appears in the settings panel's choice."""
+    from PySide6.QtCore import QSettings
+
+    from gui.panels import SettingsPanel
+    from model_factory import make_tiny_models
+
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path / "empty"))
+    panel = SettingsPanel(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(panel)
+    assert panel.restore_model.findData("test-restore") < 0
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path / "data"))
+    make_tiny_models(tmp_path / "data")
+    panel.reload_models("test-restore")
+    assert panel.restore_model.currentData() == "test-restore"
+    assert panel.restore_request().model == "test-restore"
