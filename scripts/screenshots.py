@@ -8,8 +8,8 @@ saves each step with QWidget.grab() as PNG into docs/screenshots/.
     python scripts/screenshots.py [PAGE [DAMAGED_IMAGE]] [--out DIR]
 
 PAGE defaults to ../shared/datasets/docs/dirty/train/101.png and DAMAGED_IMAGE to
-PAGE. Installed models are used; a task with no installed model runs a small
-random-weight test model (tests/model_factory.py), and the script says so.
+PAGE. The installed models are used; while no damage detector is installed, the
+mask shot shows damage painted with the brush instead of a detection.
 """
 from __future__ import annotations
 
@@ -49,26 +49,6 @@ def start_display() -> subprocess.Popen | None:
     return server
 
 
-def provide_missing_models(folder: Path) -> list[str]:
-    """Write random-weight test models into `folder` for tasks with no installed model;
-    returns their names (used through RESTORA_DATA_DIR)."""
-    import engine
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from model_factory import TINY, make_tiny_models
-
-    missing = {task for task in ("restore", "mask", "repair", "upscale") if not engine.list_models(task)}
-    if not missing:
-        return []
-    os.environ["RESTORA_DATA_DIR"] = str(folder)
-    made = make_tiny_models(folder)
-    for name, spec in TINY.items():  # keep only the tasks that lack a real model
-        if spec[0] not in missing:
-            for path in (made[name], made[name].with_suffix(".json")):
-                path.unlink(missing_ok=True)
-    return sorted(name for name, spec in TINY.items() if spec[0] in missing)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("page", nargs="?", default=str(DEFAULT_PAGE), help="a dirty scanned page")
@@ -82,11 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     data = tempfile.TemporaryDirectory(prefix="restora-shots-")
     try:
         sys.path.insert(0, str(ROOT))
-        stand_ins = provide_missing_models(Path(data.name))
-        if stand_ins:
-            print(f"no installed model for some tasks: using random-weight test models {', '.join(stand_ins)}")
-        return take_screenshots(Path(args.page), Path(args.damaged or args.page), out, Path(data.name),
-                                stand_ins)
+        return take_screenshots(Path(args.page), Path(args.damaged or args.page), out, Path(data.name))
     finally:
         data.cleanup()
         if server is not None:
@@ -94,10 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             server.wait()
 
 
-def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path, stand_ins: list[str]) -> int:
+def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path) -> int:
     from PySide6.QtCore import QEventLoop, QPoint, QPointF, QSettings, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
+
+    import engine
 
     app = QApplication.instance() or QApplication(["restora"])
     from gui.main_window import MainWindow
@@ -168,7 +146,7 @@ def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path, stand_
 
     window.brush_tool_action.trigger()
     window.panel.set_brush_size(max(4, round(w / 40)))
-    if "test-mask" in stand_ins:  # a random-weight detector marks everything: draw the damage instead
+    if not engine.list_models("mask"):  # no damage detector installed yet: paint the damage by hand
         paint([((0.08, 0.22), (0.30, 0.26), (0.52, 0.21)), ((0.60, 0.80), (0.75, 0.62), (0.93, 0.55))])
     else:
         run(window.detect_damage)
