@@ -4,7 +4,6 @@ verbs, a progress bar on stderr, and the exit codes 0 (all inputs done),
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 

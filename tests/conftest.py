@@ -313,3 +313,38 @@ def pytest_generate_tests(metafunc):
     if "hostile_case" in metafunc.fixturenames:
         names = [Path(relative) for relative, _, _ in HOSTILE_CASES]
         metafunc.parametrize("hostile_case", names, ids=[ascii(str(n))[1:-1] for n in names])
+
+
+# --------------------------------------------------------------------------- random-weight models
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory) -> Path:
+    """A data folder holding every random-weight test model (tests/model_factory.py), shared read-only."""
+    from model_factory import make_tiny_models
+
+    folder = tmp_path_factory.mktemp("restora-data")
+    make_tiny_models(folder)
+    return folder
+
+
+@pytest.fixture
+def tiny_models(tiny_models_dir, monkeypatch) -> Path:
+    """Use the shared test models as the user's models (for tests that only read them)."""
+    from engine import models
+
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(tiny_models_dir))
+    models._cache.clear()
+    return tiny_models_dir
+
+
+@pytest.fixture
+def own_tiny_models(tmp_path, monkeypatch) -> Path:
+    """A private data folder with the test models, for tests that change, damage or add models."""
+    from engine import models
+    from model_factory import make_tiny_models
+
+    folder = tmp_path / "data"
+    make_tiny_models(folder)
+    monkeypatch.setenv("RESTORA_DATA_DIR", str(folder))
+    models._cache.clear()
+    return folder

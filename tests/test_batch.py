@@ -8,22 +8,19 @@ import pytest
 from PIL import Image as PILImage
 
 import engine
-from engine import batch, models
+from engine import batch
 from engine.batch import BatchRequest, Manifest, batch_files, preview_first, read_report, run_batch
 from engine.jobs import run_job
 from engine.pipeline import Step
 from engine.types import CancelToken, RunOptions
-from model_factory import make_tiny_models
 
 RESTORE = (Step("restore", model="test-restore"),)
 CPU = RunOptions(device="cpu")
 
 
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path / "data"))
-    make_tiny_models(tmp_path / "data")
-    models._cache.clear()
+def tiny(tiny_models):
+    return tiny_models
 
 
 def write_png(path: Path, size=(40, 30), seed=0) -> Path:

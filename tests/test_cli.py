@@ -12,16 +12,13 @@ from PIL import Image as PILImage
 
 from engine import models
 from engine.cli import main
-from model_factory import make_tiny_models
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path / "data"))
-    make_tiny_models(tmp_path / "data")
-    models._cache.clear()
+def tiny(tiny_models):
+    return tiny_models
 
 
 def _png(path: Path, size=(40, 30), mode="RGB"):
@@ -76,7 +73,7 @@ def test_restore_writes_stem_and_keeps_input(tiny, tmp_path, capsys):
 
 
 def test_some_inputs_fail_exits_1(tiny, tmp_path, capsys):
-    good = _png(tmp_path / "in" / "good.png")
+    _png(tmp_path / "in" / "good.png")
     bad = tmp_path / "in" / "bad.png"
     bad.write_bytes(b"not an image")
     out = tmp_path / "out"

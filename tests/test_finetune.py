@@ -10,22 +10,18 @@ import torch
 from PIL import Image as PILImage
 
 import engine
-from engine import models
 from engine.cli import main
 from engine.jobs import run_job
 from engine.training import finetune as finetune_module
 from engine.training.finetune import finetune, finetune_dir
 from engine.training.finetune_data import FinetuneRequest, check_new_name, find_pairs, split_validation
-from model_factory import make_tiny_models
 
 FAST = {"steps": 3, "patch": 32, "batch": 2, "device": "cpu"}
 
 
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path / "data"))
-    make_tiny_models(tmp_path / "data")
-    models._cache.clear()
+def tiny(own_tiny_models):      # fine-tuning adds models: a private folder
+    return own_tiny_models
 
 
 def write_pages(folder: Path, count: int, size=(56, 48), rgb=False, dim=1.0, seed=0) -> Path:

@@ -7,21 +7,12 @@ from PIL import Image as PILImage
 from PySide6.QtCore import QSettings, Qt
 
 from gui.dialogs.batch_dialog import BatchExportDialog
-from model_factory import make_tiny_models
 
 TIMEOUT = 60000
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("restora-data")
-    make_tiny_models(folder)
-    return folder
-
-
 @pytest.fixture
-def dialog(qtbot, tmp_path, monkeypatch, models_dir):
-    monkeypatch.setenv("RESTORA_DATA_DIR", str(models_dir))
+def dialog(qtbot, tmp_path, monkeypatch, tiny_models):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("settings/restore_model", "test-restore")
     settings.setValue("settings/device", "cpu")

@@ -10,7 +10,7 @@ from gui import mask_ops
 from gui.canvas.convert import qimage_to_array
 from gui.canvas.view import BRUSH_TOOL
 from gui.main_window import MainWindow
-from test_gui_window import TIMEOUT, errors, models_dir, run_tool, window, write_png  # noqa: F401 (fixtures)
+from test_gui_window import TIMEOUT, errors, run_tool, window, write_png  # noqa: F401 (fixtures)
 
 
 def drag(qtbot, view, points):

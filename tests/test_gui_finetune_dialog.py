@@ -9,18 +9,13 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 import engine
-from engine import models
 from gui.dialogs.finetune_dialog import FinetuneDialog
-from model_factory import make_tiny_models
 
 TIMEOUT = 120000
 
 
 @pytest.fixture
-def dialog(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path / "data"))
-    make_tiny_models(tmp_path / "data")
-    models._cache.clear()
+def dialog(qtbot, tmp_path, monkeypatch, own_tiny_models):
     d = FinetuneDialog(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(d)
     warnings = []

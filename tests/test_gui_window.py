@@ -20,18 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 20000
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
-    from model_factory import make_tiny_models
-
-    folder = tmp_path_factory.mktemp("restora-data")
-    make_tiny_models(folder)
-    return folder
-
-
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch, models_dir):
-    monkeypatch.setenv("RESTORA_DATA_DIR", str(models_dir))
+def window(qtbot, tmp_path, tiny_models):
     w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)  # closed at teardown, which stops the worker thread
     w.resize(900, 600)

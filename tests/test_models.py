@@ -5,15 +5,11 @@ import pytest
 
 from engine import models
 from engine.errors import ModelError, ModelNotInstalledError
-from model_factory import make_tiny_models
 
 
 @pytest.fixture
-def user_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path))
-    make_tiny_models(tmp_path)
-    models._cache.clear()
-    return tmp_path
+def user_dir(own_tiny_models):      # these tests damage the weights: a private folder
+    return own_tiny_models
 
 
 def test_user_models_are_listed(user_dir):

@@ -10,16 +10,13 @@ from engine.jobs import run_job
 from engine.pipeline import Step, parse_steps, run_steps
 from engine.types import (CancelToken, Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions,
                           UpscaleRequest)
-from model_factory import make_tiny_models
 
 CPU = RunOptions(device="cpu", tile=64)
 
 
 @pytest.fixture(autouse=True)
-def tiny(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_DATA_DIR", str(tmp_path))
-    make_tiny_models(tmp_path)
-    models._cache.clear()
+def tiny(tiny_models):
+    return tiny_models
 
 
 def _img(h=37, w=45, c=3, alpha=False):
