@@ -23,9 +23,13 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests
 
+# The benchmarks of what ships (tables printed, JSON in benchmarks/results/, numbers into the model cards).
+# benchmarks/damage.py needs the damage models (make train-damage) and OpenCV (the bench extra).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]" "$(TORCH_SPEC)"
 	$(PY) benchmarks/doc_restore.py
+	$(PY) benchmarks/finetune.py
+	$(PY) benchmarks/gui_responsiveness.py
 
 # Debian font packages give the synthetic page generator its variety of type faces.
 FONT_PACKAGES := fonts-dejavu fonts-liberation fonts-freefont-ttf fonts-urw-base35 \
