@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]" "$(TORCH_SPEC)"
 	$(PY) benchmarks/doc_restore.py
 	$(PY) benchmarks/finetune.py
+	$(PY) benchmarks/batch_throughput.py
 	$(PY) benchmarks/gui_responsiveness.py
 
 # Debian font packages give the synthetic page generator its variety of type faces.
