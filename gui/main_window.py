@@ -25,13 +25,14 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QPointF, QRect, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import (QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QImage,
                            QKeyEvent, QKeySequence)
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QProgressBar, QPushButton, QStackedWidget, QToolBar, QToolButton, QVBoxLayout,
+                               QWidget)
 
 import engine
 
 from . import mask_ops, tools
-from .canvas import DisplayCache, ImageView, array_to_qimage, difference_qimage
+from .canvas import DisplayCache, ImageView, array_to_qimage, difference_qimage, qimage_to_array
 from .canvas.view import BRUSH_TOOL, ERASER_TOOL, LASSO_TOOL, PAN_TOOL, SELECT_TOOL
 from .dialogs.batch_dialog import BatchExportDialog
 from .dialogs.export_options import DEFAULT_QUALITY, LOSSY_FORMATS, ExportOptionsDialog
@@ -139,6 +140,8 @@ class MainWindow(QMainWindow):
                              "Open an image")
         self.export_action = a("&Export As…", self.export_as, ("Ctrl+Shift+S",), "content-save-outline",
                                "Save the current result as PNG, JPEG, WebP or TIFF")
+        self.paste_action = a("&Paste Image", self.paste_image, (QKeySequence.StandardKey.Paste,), "content-paste",
+                              "Open the image on the clipboard as a new, untitled image")
         self.batch_action = a("&Batch Export…", self.show_batch_export, ("Ctrl+Shift+E",), "folder-multiple-image",
                               "Run restore, repair and upscale over a whole folder")
         self.finetune_action = a("&Fine-tune…", self.show_finetune, (), "school-outline",
@@ -239,6 +242,8 @@ class MainWindow(QMainWindow):
 
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.paste_action)
         edit_menu.addSeparator()
         edit_menu.addActions([self.pan_tool_action, self.select_tool_action, self.lasso_tool_action])
         edit_menu.addSeparator()
@@ -398,6 +403,17 @@ class MainWindow(QMainWindow):
         self._remember_recent(path)
         if image.warnings:
             self.statusBar().showMessage("; ".join(image.warnings), 15000)
+        return True
+
+    def paste_image(self) -> bool:
+        """Open the clipboard's image as a new, untitled document; False when it holds none."""
+        qimage = QApplication.clipboard().image()
+        if qimage.isNull():
+            self.statusBar().showMessage("The clipboard holds no image", 5000)
+            return False
+        pixels, alpha = qimage_to_array(qimage)
+        self.jobs.cancel()  # as for open_path: a running job's result belongs to the previous document
+        self._set_document(Document(engine.Image(pixels=pixels, alpha=alpha), None, self))
         return True
 
     def _set_document(self, document: Document) -> None:

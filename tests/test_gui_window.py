@@ -206,3 +206,18 @@ def test_export_error_is_shown(window, tmp_path, errors):
     window.open_path(str(write_png(tmp_path / "page.png")))
     assert not window.export_to(str(tmp_path / "result.unknown-format"))
     assert len(errors) == 1 and errors[0][0] == "Export failed" and "result.unknown-format" in errors[0][1]
+
+
+def test_paste_opens_the_clipboard_image(qtbot, window):
+    from PySide6.QtGui import QColor, QImage
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.clipboard().clear()
+    assert not window.paste_image()
+    qimage = QImage(7, 5, QImage.Format.Format_RGB32)
+    qimage.fill(QColor(255, 0, 0))
+    QApplication.clipboard().setImage(qimage)
+    assert window.paste_image()
+    pixels = window.document.current.pixels
+    assert pixels.shape == (5, 7, 3) and np.allclose(pixels[..., 0], 1) and np.allclose(pixels[..., 1:], 0)
+    assert window.windowTitle() == "Untitled — Restora"
