@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -26,6 +26,7 @@ import engine
 
 from ..canvas import array_to_qimage
 from ..worker import JobRunner
+from .folder_row import folder_row
 from .progress import ProgressRelay, time_left
 
 BATCH_JOB, PREVIEW_JOB = "Batch export", "Batch preview"
@@ -76,16 +77,7 @@ class BatchExportDialog(QDialog):
     # -- building -----------------------------------------------------------------------------------
 
     def _folder_row(self, key: str, title: str) -> tuple[QLineEdit, QWidget]:
-        edit = QLineEdit(str(self.settings.value(KEY + key, "") or ""))
-        edit.setPlaceholderText(title)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(lambda: self._browse(edit, title))
-        row = QWidget(self)
-        box = QHBoxLayout(row)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(edit, 1)
-        box.addWidget(browse)
-        return edit, row
+        return folder_row(self, str(self.settings.value(KEY + key, "") or ""), title, placeholder=title)
 
     def _build_form(self) -> QFormLayout:
         form = QFormLayout()
@@ -187,11 +179,6 @@ class BatchExportDialog(QDialog):
         for button in (self.start_button, self.cancel_button, self.close_button):
             row.addWidget(button)
         return row
-
-    def _browse(self, edit: QLineEdit, title: str) -> None:
-        folder = QFileDialog.getExistingDirectory(self, title, edit.text())
-        if folder:
-            edit.setText(folder)
 
     # -- the request --------------------------------------------------------------------------------
 

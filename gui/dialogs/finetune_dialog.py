@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPointF, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QPainter, QPaintEvent, QPen, QPixmap, QPolygonF
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDoubleSpinBox, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
                                QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -29,6 +29,7 @@ import engine
 
 from ..canvas import array_to_qimage
 from ..worker import JobRunner
+from .folder_row import folder_row
 from .progress import ProgressRelay, time_left
 
 FINETUNE_JOB = "Fine-tune"
@@ -165,16 +166,7 @@ class FinetuneDialog(QDialog):
         return group
 
     def _folder_row(self, key: str, title: str) -> tuple[QLineEdit, QWidget]:
-        edit = QLineEdit(str(self.settings.value(KEY + key, "") or ""))
-        edit.editingFinished.connect(self._count_pairs)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(lambda: self._browse(edit, title))
-        row = QWidget(self)
-        box = QHBoxLayout(row)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(edit, 1)
-        box.addWidget(browse)
-        return edit, row
+        return folder_row(self, str(self.settings.value(KEY + key, "") or ""), title, changed=self._count_pairs)
 
     def _build_data_group(self) -> QGroupBox:
         group = QGroupBox("Training images", self)
@@ -261,12 +253,6 @@ class FinetuneDialog(QDialog):
         for button in (self.start_button, self.cancel_button, self.close_button):
             row.addWidget(button)
         return row
-
-    def _browse(self, edit: QLineEdit, title: str) -> None:
-        folder = QFileDialog.getExistingDirectory(self, title, edit.text())
-        if folder:
-            edit.setText(folder)
-            self._count_pairs()
 
     def _suggested_name(self) -> str:
         base = self.model_combo.currentData()
