@@ -48,7 +48,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "Cancelled", "DeviceError", "ImageReadError", "ImageWriteError", "ModelError", "ModelNotInstalledError",
-    "RestoraError", "Box", "Region", "blend_region", "paste_hard", "DEFAULT_MAX_PIXELS", "SAVE_FORMATS", "load_image", "save_image", "ModelCard",
+    "RestoraError", "Box", "Region", "blend_region", "paste_hard", "DEFAULT_MAX_PIXELS", "SAVE_FORMATS",
+    "load_image", "save_image", "ModelCard",
     "find_model", "get_card", "list_models", "user_models_dir", "CancelToken", "Image", "MaskRequest",
     "Progress", "RepairRequest", "RestoreRequest", "RunOptions", "UpscaleRequest",
     "BatchProgress", "BatchReport", "BatchRequest", "FileOutcome", "preview_first", "read_report", "report_path",

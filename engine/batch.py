@@ -25,6 +25,7 @@ from PIL import Image as PILImage
 
 from .errors import Cancelled, RestoraError
 from .imageio import SAVE_FORMATS, load_image, save_image
+from .jobs import sub_progress
 from .pipeline import Step, run_steps
 from .types import CancelToken, Image, Progress, RunOptions
 
@@ -189,18 +190,6 @@ class Manifest:
             os.close(fd)
 
 
-def _file_job(job: Generator[Progress, None, Image], index: int, count: int,
-              name: str) -> Generator[BatchProgress, None, Image]:
-    """Re-scale one file's pipeline progress as part `index` of `count` of the batch."""
-    while True:
-        try:
-            p = next(job)
-        except StopIteration as stop:
-            return stop.value
-        steps = max(1, p.total)
-        yield BatchProgress(index * steps + p.done, count * steps, name, index, count, p.fraction)
-
-
 def run_batch(req: BatchRequest, cancel: CancelToken | None = None) -> Generator[Progress, None, BatchReport]:
     """Process the folder; yields BatchProgress (files x tiles); returns the report, which is
     also written to the output folder, on cancel too (marked cancelled)."""
@@ -235,7 +224,9 @@ def run_batch(req: BatchRequest, cancel: CancelToken | None = None) -> Generator
                 if target.exists() and not req.overwrite:
                     outcome.status, outcome.reason = "skipped", "output exists (use --overwrite to redo it)"
                     continue
-                result = yield from _file_job(run_steps(image, req.steps, req.options, cancel), i, len(files), name)
+                result = yield from sub_progress(
+                    run_steps(image, req.steps, req.options, cancel), i, len(files),
+                    make=lambda done, total, p: BatchProgress(done, total, name, i, len(files), p.fraction))
                 save_image(result, target, quality=req.quality, overwrite=req.overwrite)
                 outcome.status = "done"
                 manifest.add(name, source, outcome.output, round(time.time() - start, 3))

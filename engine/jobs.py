@@ -19,13 +19,15 @@ def run_job(job: Generator[Progress, None, T], on_progress: Callable[[Progress],
             on_progress(p)
 
 
-def sub_progress(job: Generator[Progress, None, T], index: int, count: int,
-                 stage: str | None = None) -> Generator[Progress, None, T]:
-    """Re-scale a sub-job's progress as part `index` of `count` equal parts (e.g. mask then fill)."""
+def sub_progress(job: Generator[Progress, None, T], index: int, count: int, stage: str | None = None,
+                 make: Callable[[int, int, Progress], Progress] | None = None) -> Generator[Progress, None, T]:
+    """Re-scale a sub-job's progress as part `index` of `count` equal parts (e.g. mask then fill).
+    `make(done, total, inner)` builds a richer record than Progress(done, total, stage)."""
     while True:
         try:
             p = next(job)
         except StopIteration as stop:
             return stop.value
         steps = max(1, p.total)
-        yield Progress(index * steps + p.done, count * steps, stage or p.stage)
+        done, total = index * steps + p.done, count * steps
+        yield make(done, total, p) if make else Progress(done, total, stage or p.stage)
