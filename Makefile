@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: run test bench fonts train-restore train-damage clean-venv
+.PHONY: run test bench fonts train-restore train-damage train-sr clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]" "$(TORCH_SPEC)"
 	$(PY) benchmarks/doc_restore.py
+	$(PY) benchmarks/sr.py
 	$(PY) benchmarks/finetune.py
 	$(PY) benchmarks/batch_throughput.py
 	$(PY) benchmarks/gui_responsiveness.py
@@ -51,6 +52,15 @@ train-restore: $(STAMP) fonts
 train-damage: $(STAMP) fonts
 	$(PY) -m engine.training.damage --task mask
 	$(PY) -m engine.training.damage --task repair
+
+# x4 first; x2 starts from the x4 body; each sharp model fine-tunes its faithful one with a
+# discriminator. Exports into resources/models. Resumable like the others.
+SR := -m engine.training.sr
+train-sr: $(STAMP)
+	$(PY) $(SR) --scale 4 --steps 16000
+	$(PY) $(SR) --scale 2 --steps 4000 --init runs/sr-faithful-x4/best.pt
+	$(PY) $(SR) --scale 4 --variant sharp --init runs/sr-faithful-x4/best.pt --steps 1000 --batch 8 --lr 1e-4
+	$(PY) $(SR) --scale 2 --variant sharp --init runs/sr-faithful-x2/best.pt --steps 1000 --batch 8 --lr 1e-4
 
 clean-venv:
 	rm -rf $(VENV)

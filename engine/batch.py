@@ -290,9 +290,10 @@ def preview_first(req: BatchRequest, cancel: CancelToken | None = None,
 def _resized(image: Image, scale: float):
     """(pixels, alpha) of `image` resized by `scale` (area-averaging, channel by channel in float)."""
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    pixels = image.float_pixels()
 
     def fit(plane: np.ndarray) -> np.ndarray:
         return np.asarray(PILImage.fromarray(plane).resize(size, PILImage.BOX))
 
-    pixels = np.stack([fit(image.pixels[..., c]) for c in range(image.channels)], axis=2)
-    return pixels.astype(np.float32), None if image.alpha is None else fit(image.alpha)
+    resized = np.stack([fit(pixels[..., c]) for c in range(image.channels)], axis=2)
+    return resized.astype(np.float32), None if image.alpha is None else fit(image.alpha)

@@ -443,13 +443,17 @@ def _short(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- pixel conversion
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """Float [0, 1] -> uint8: clip, scale by 255, round half up; NaN becomes 0."""
+    """Float [0, 1] -> uint8: clip, scale by 255, round half up; NaN becomes 0 (uint8 passes through)."""
+    if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8:
+        return pixels
     x = np.nan_to_num(np.asarray(pixels, dtype=np.float32), nan=0.0)
     return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def to_uint16(pixels: np.ndarray) -> np.ndarray:
-    """Float [0, 1] -> uint16: clip, scale by 65535, round half up; NaN becomes 0."""
+    """Float [0, 1] (or uint8) -> uint16: clip, scale by 65535, round half up; NaN becomes 0."""
+    if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8:
+        return pixels.astype(np.uint16) * 257
     x = np.nan_to_num(np.asarray(pixels, dtype=np.float64), nan=0.0)
     return np.floor(np.clip(x, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
@@ -506,8 +510,8 @@ def _resolve_format(target: Path, format: str | None) -> str:
 
 def _check_pixels(image: Image, target: Path):
     pixels = np.asarray(image.pixels)
-    if not np.issubdtype(pixels.dtype, np.floating):
-        raise ImageWriteError(target, f"pixels must be floats in [0, 1], not {pixels.dtype}")
+    if not (np.issubdtype(pixels.dtype, np.floating) or pixels.dtype == np.uint8):
+        raise ImageWriteError(target, f"pixels must be floats in [0, 1] or uint8, not {pixels.dtype}")
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or pixels.shape[0] < 1 or pixels.shape[1] < 1:
@@ -530,7 +534,7 @@ def _encoder(image: Image, pixels: np.ndarray, alpha: np.ndarray | None, pil_for
     if alpha is not None and pil_format not in _ALPHA_FORMATS:
         # JPEG has no alpha: composite over white, which is what a viewer would show
         a = np.clip(np.nan_to_num(alpha.astype(np.float32)), 0.0, 1.0)[..., None]
-        pixels = pixels.astype(np.float32) * a + (1.0 - a)
+        pixels = pixels.astype(np.float32) / (255.0 if pixels.dtype == np.uint8 else 1.0) * a + (1.0 - a)
         alpha = None
     icc = image.icc_profile or None
     exif = _clean_exif(image.exif) if pil_format in _EXIF_FORMATS else None

@@ -18,7 +18,8 @@ from .errors import Cancelled
 class Image:
     """A loaded image: pixels plus what must survive to the output file."""
 
-    pixels: np.ndarray                   # HxWxC float32 in [0, 1], C in (1, 3)
+    pixels: np.ndarray                   # HxWxC float32 in [0, 1], C in (1, 3); uint8 (value / 255)
+                                         # for big 8-bit results such as upscales: use float_pixels()
     alpha: np.ndarray | None = None      # HxW float32 in [0, 1]
     bits: int = 8                        # 8 or 16: precision of the source
     icc_profile: bytes | None = None
@@ -38,6 +39,12 @@ class Image:
     @property
     def channels(self) -> int:
         return self.pixels.shape[2]
+
+    def float_pixels(self) -> np.ndarray:
+        """The pixels as float32 in [0, 1] (converted when they are stored as uint8)."""
+        if self.pixels.dtype == np.uint8:
+            return self.pixels.astype(np.float32) / 255
+        return self.pixels
 
     def with_pixels(self, pixels: np.ndarray, alpha: np.ndarray | None = None) -> "Image":
         """A copy carrying new pixels (and alpha, if given) with the same metadata."""

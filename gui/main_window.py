@@ -7,6 +7,8 @@ becomes one undoable edit of the document it started on, if that document is
 still open. While a job runs, the tools, undo/redo and mask edits are disabled and
 the status bar shows its progress, the time left and a Cancel button.
 
+Image files are decoded and converted for the screen on a pool thread
+(gui/loader.py), so opening a big photo never freezes the window either.
 Once the first image is open (and shown) the worker loads the engine's compute
 code, so the first tool starts without the pause of loading torch; a window
 with nothing open never loads it.
@@ -22,7 +24,7 @@ import time
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, QPointF, QRect, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QPointF, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QImage,
                            QKeyEvent, QKeySequence)
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
@@ -39,6 +41,7 @@ from .dialogs.export_options import DEFAULT_QUALITY, LOSSY_FORMATS, ExportOption
 from .dialogs.finetune_dialog import FinetuneDialog
 from .dialogs.models_dialog import ModelListDialog
 from .document import Document
+from .loader import ImageLoader
 from .panels import HistoryPanel, SettingsPanel
 from .theme import icon
 from .worker import JobFunction, JobRunner
@@ -61,11 +64,16 @@ ResultHandler = Callable[[Document, object], None]
 class MainWindow(QMainWindow):
     """The editor window; `settings` (recent files, folders, geometry, tool options) defaults to QSettings()."""
 
+    open_finished = Signal(str, bool)   # path, opened (False: the error was shown)
+
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
         self.document: Document | None = None
         self.jobs = JobRunner(self)
+        self.loader = ImageLoader(self)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_load_failed)
         self._job_target: tuple[Document, ResultHandler] | None = None
         self._job_started_at = 0.0
         self._stage = ""
@@ -384,32 +392,44 @@ class MainWindow(QMainWindow):
     # -- documents --------------------------------------------------------------------------------
 
     def open_dialog(self) -> None:
+        if not self.ok_to_discard():
+            return
         folder = str(self.settings.value("folders/open", "") or "")
         path, _ = QFileDialog.getOpenFileName(self, "Open Image", folder, OPEN_FILTER)
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str) -> bool:
-        """Open the image at `path` as the document; errors are shown, returning False."""
-        try:
-            image = engine.load_image(path)
-        except engine.RestoraError as exc:
-            self._show_error("Cannot open image", str(exc))
-            return False
+    def open_path(self, path: str) -> None:
+        """Start opening the image at `path` (decoded off the GUI thread); it becomes the
+        document when loaded, or the error is shown. `open_finished` follows either way."""
         path = os.path.abspath(path)
+        self.statusBar().showMessage(f"Opening {os.path.basename(path)}…")
+        self.loader.load(path)
+
+    def _on_loaded(self, path: str, image: engine.Image, shown: QImage) -> None:
         self.jobs.cancel()  # a running job belongs to the previous document; its result is dropped
+        self._displays.put(image, shown)
         self._set_document(Document(image, path, self))
         self.settings.setValue("folders/open", os.path.dirname(path))
         self._remember_recent(path)
         if image.warnings:
             self.statusBar().showMessage("; ".join(image.warnings), 15000)
-        return True
+        else:
+            self.statusBar().clearMessage()
+        self.open_finished.emit(path, True)
+
+    def _on_load_failed(self, path: str, message: str) -> None:
+        self.statusBar().clearMessage()
+        self._show_error("Cannot open image", message)
+        self.open_finished.emit(path, False)
 
     def paste_image(self) -> bool:
         """Open the clipboard's image as a new, untitled document; False when it holds none."""
         qimage = QApplication.clipboard().image()
         if qimage.isNull():
             self.statusBar().showMessage("The clipboard holds no image", 5000)
+            return False
+        if not self.ok_to_discard():
             return False
         pixels, alpha = qimage_to_array(qimage)
         self.jobs.cancel()  # as for open_path: a running job's result belongs to the previous document
@@ -715,7 +735,7 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(f"&{number % 10}  {os.path.basename(path)}")
             action.setToolTip(path)
             action.setStatusTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+            action.triggered.connect(lambda _=False, p=path: self.ok_to_discard() and self.open_path(p))
         if files:
             self.recent_menu.addSeparator()
             self.recent_menu.addAction("Clear Recent", lambda: self.settings.setValue(RECENT_KEY, []))
@@ -842,7 +862,9 @@ class MainWindow(QMainWindow):
     # -- window state -------------------------------------------------------------------------------
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.document.name} — {APP_NAME}" if self.document else APP_NAME)
+        # "[*]" shows as "*" while the document has unexported edits
+        self.setWindowTitle(f"{self.document.name}[*] — {APP_NAME}" if self.document else APP_NAME)
+        self.setWindowModified(bool(self.document and self.document.modified))
 
     def _update_actions(self) -> None:
         doc, busy = self.document, self.jobs.busy
@@ -917,9 +939,28 @@ class MainWindow(QMainWindow):
         path = self._dropped_image(event)
         if path:
             event.acceptProposedAction()
-            self.open_path(path)
+            if self.ok_to_discard():
+                self.open_path(path)
+
+    def ok_to_discard(self) -> bool:
+        """True when the open document may be closed: it has no unexported edits, or the
+        person exported them or chose to discard them when asked."""
+        doc = self.document
+        if doc is None or not doc.modified:
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"{doc.name} has changes that were not exported. Export them first?",
+            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        if answer == buttons.Save:
+            self.export_as()
+            return not doc.modified
+        return answer == buttons.Discard
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.ok_to_discard():
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.jobs.shutdown()

@@ -108,7 +108,7 @@ def restore_job(image: engine.Image, selection: Selection | None, request: engin
         return (yield from engine.restore(image, request, cancel))
     region = region_of(selection, image)
     result = yield from engine.restore(crop_image(image, region.crop), request, cancel)
-    return image.with_pixels(blend_selection(image.pixels, result.pixels, region, selection))
+    return image.with_pixels(blend_selection(image.float_pixels(), result.float_pixels(), region, selection))
 
 
 def detect_damage_job(image: engine.Image, selection: Selection | None, mask: np.ndarray | None,
@@ -142,7 +142,7 @@ def repair_job(image: engine.Image, selection: Selection | None, mask: np.ndarra
     region = region_of(selection, image)
     crop_mask = None if fraction is None else np.ascontiguousarray(fraction[region.crop.slices])
     result = yield from engine.repair(crop_image(image, region.crop), request, crop_mask, cancel)
-    return image.with_pixels(blend_selection(image.pixels, result.pixels, region, selection))
+    return image.with_pixels(blend_selection(image.float_pixels(), result.float_pixels(), region, selection))
 
 
 def upscale_job(image: engine.Image, selection: Selection | None, request: engine.UpscaleRequest,

@@ -107,6 +107,13 @@ def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path) -> int
         window.jobs.finished.disconnect(loop.quit)
         settle()
 
+    def open_file(path) -> bool:
+        loop, result = QEventLoop(), []
+        window.open_finished.connect(lambda _path, ok: (result.append(ok), loop.quit()))
+        window.open_path(str(path))
+        loop.exec()
+        return result == [True]
+
     def save(name: str, widget=None) -> None:
         settle()
         path = out / name
@@ -116,7 +123,7 @@ def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path) -> int
     def viewport_point(x: float, y: float) -> QPoint:
         return window.view.mapFromScene(QPointF(x, y))
 
-    if not window.open_path(str(page)):
+    if not open_file(page):
         return 1
     settle(300)
     save("1-open.png")
@@ -127,7 +134,7 @@ def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path) -> int
     save("2-compare.png")
     window.compare_action.setChecked(False)
 
-    if damaged != page and not window.open_path(str(damaged)):
+    if damaged != page and not open_file(damaged):
         return 1
     size = window.view.image_size()
     w, h = size.width(), size.height()

@@ -348,3 +348,47 @@ def own_tiny_models(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("RESTORA_DATA_DIR", str(folder))
     models._cache.clear()
     return folder
+
+
+# --------------------------------------------------------------------------- the editor window
+
+@pytest.fixture
+def unsaved_answers(monkeypatch):
+    """The answers the "unsaved changes" question gets (Discard when the list is empty);
+    the questions asked are appended to `asked`."""
+    from PySide6.QtWidgets import QMessageBox
+
+    class Answers(list):
+        asked: list[str] = []
+
+    answers = Answers()
+    answers.asked = []
+
+    def question(parent, title, text, *rest):
+        answers.asked.append(text)
+        return answers.pop(0) if answers else QMessageBox.StandardButton.Discard
+
+    monkeypatch.setattr("gui.main_window.QMessageBox.question", question)
+    return answers
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_models, unsaved_answers):
+    from PySide6.QtCore import QSettings
+
+    from gui.main_window import MainWindow
+
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)  # closed at teardown, which stops the worker thread
+    w.resize(900, 600)
+    w.show()
+    return w
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Captures QMessageBox.critical calls as (title, message)."""
+    shown = []
+    monkeypatch.setattr("gui.main_window.QMessageBox.critical",
+                        lambda parent, title, message, *rest: shown.append((title, message)))
+    return shown

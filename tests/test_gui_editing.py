@@ -10,7 +10,7 @@ from gui import mask_ops
 from gui.canvas.convert import qimage_to_array
 from gui.canvas.view import BRUSH_TOOL
 from gui.main_window import MainWindow
-from test_gui_window import TIMEOUT, errors, run_tool, window, write_png  # noqa: F401 (fixtures)
+from gui_helpers import TIMEOUT, open_image, run_tool, write_png
 
 
 def drag(qtbot, view, points):
@@ -30,8 +30,8 @@ def shown_mask(editor):
 
 
 @pytest.fixture
-def opened(window, tmp_path):
-    window.open_path(str(write_png(tmp_path / "photo.png", 48, 64)))
+def opened(qtbot, window, tmp_path):
+    open_image(qtbot, window, write_png(tmp_path / "photo.png", 48, 64))
     window.view.set_zoom(4.0)
     window.view.centerOn(32, 24)
     return window

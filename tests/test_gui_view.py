@@ -125,8 +125,9 @@ def test_dropping_an_image_file_opens_it(qtbot, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(event)
-    assert window.windowTitle() == "dropped.png — Restora"
+    with qtbot.waitSignal(window.open_finished, timeout=20000):
+        window.dropEvent(event)
+    assert window.windowTitle() == "dropped.png[*] — Restora"
 
 
 def test_wheel_zooms_under_the_cursor(qtbot, view):

@@ -7,47 +7,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image as PILImage
-from PySide6.QtCore import QRect, QSettings
+from PySide6.QtCore import QRect
 
 import engine
-from gui.canvas.convert import qimage_to_array
-from gui.main_window import MainWindow
 from engine.region import FEATHER
+from gui.canvas.convert import qimage_to_array
+from gui_helpers import TIMEOUT, open_image, run_tool, write_png
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 20000
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, tiny_models):
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)  # closed at teardown, which stops the worker thread
-    w.resize(900, 600)
-    w.show()
-    return w
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    """Captures QMessageBox.critical calls as (title, message)."""
-    shown = []
-    monkeypatch.setattr("gui.main_window.QMessageBox.critical",
-                        lambda parent, title, message, *rest: shown.append((title, message)))
-    return shown
-
-
-def write_png(path, height=48, width=64, channels=3, seed=0):
-    rng = np.random.default_rng(seed)
-    data = rng.integers(0, 256, (height, width, channels) if channels > 1 else (height, width), dtype=np.uint8)
-    PILImage.fromarray(data).save(path)
-    return path
-
-
-def run_tool(qtbot, window, start):
-    with qtbot.waitSignal(window.jobs.finished, timeout=TIMEOUT):
-        assert start()
 
 
 def test_fresh_editor_does_not_import_torch(tmp_path):
@@ -76,13 +44,13 @@ def test_fresh_editor_does_not_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.ini"), str(image)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["Restora False", "page.png — Restora False", "exit 0"]
+    assert out.stdout.splitlines() == ["Restora False", "page.png[*] — Restora False", "exit 0"]
 
 
-def test_open_shows_the_image(window, tmp_path):
+def test_open_shows_the_image(qtbot, window, tmp_path):
     path = write_png(tmp_path / "photo.png", 30, 40)
-    assert window.open_path(str(path))
-    assert window.windowTitle() == "photo.png — Restora"
+    open_image(qtbot, window, path)
+    assert window.windowTitle() == "photo.png[*] — Restora" and not window.isWindowModified()
     assert window.view.image_size().width() == 40 and window.view.image_size().height() == 30
     shown, _ = qimage_to_array(window.view.shown_image())
     np.testing.assert_array_equal(np.round(shown * 255).astype(np.uint8), np.asarray(PILImage.open(path)))
@@ -90,16 +58,49 @@ def test_open_shows_the_image(window, tmp_path):
     assert window.recent_files() == [str(path)]
 
 
-def test_open_error_is_shown(window, tmp_path, errors):
+def test_opening_runs_off_the_gui_thread_and_the_latest_file_wins(qtbot, window, tmp_path):
+    first, second = write_png(tmp_path / "first.png"), write_png(tmp_path / "second.png", 30, 40, seed=1)
+    with qtbot.waitSignal(window.open_finished, timeout=TIMEOUT) as blocker:
+        window.open_path(str(first))
+        window.open_path(str(second))
+        assert window.document is None          # nothing decoded on this thread: not open yet
+    assert blocker.args == [str(second), True]
+    qtbot.wait(100)                             # the first file's late result must not replace it
+    assert window.document.name == "second.png" and window.document.current.pixels.shape == (30, 40, 3)
+
+
+def test_open_error_is_shown(qtbot, window, tmp_path, errors):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image at all")
-    assert not window.open_path(str(broken))
+    open_image(qtbot, window, broken, ok=False)
     assert len(errors) == 1 and errors[0][0] == "Cannot open image" and "broken.png" in errors[0][1]
     assert window.document is None and window.windowTitle() == "Restora"
 
 
+def test_closing_with_unexported_edits_asks_first(qtbot, window, tmp_path, unsaved_answers, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    buttons = QMessageBox.StandardButton
+    open_image(qtbot, window, write_png(tmp_path / "page.png"))
+    assert window.ok_to_discard() and unsaved_answers.asked == []    # nothing to lose: no question
+    run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="test-restore")))
+    assert window.isWindowModified()
+    unsaved_answers.append(buttons.Cancel)
+    assert not window.close() and window.isVisible()
+    assert len(unsaved_answers.asked) == 1 and "page.png" in unsaved_answers.asked[0]
+    # Save: Export As runs; cancelling its file dialog keeps the window open
+    exported = []
+    monkeypatch.setattr(window, "export_as", lambda: exported.append(True))
+    unsaved_answers.append(buttons.Save)
+    assert not window.close() and exported == [True]
+    # an export that succeeds marks the document saved, and then the window closes
+    monkeypatch.setattr(window, "export_as", lambda: window.export_to(str(tmp_path / "out.png")))
+    unsaved_answers.append(buttons.Save)
+    assert window.close() and (tmp_path / "out.png").is_file()
+
+
 def test_restore_then_undo_and_redo(qtbot, window, tmp_path):
-    window.open_path(str(write_png(tmp_path / "page.png")))
+    open_image(qtbot, window, write_png(tmp_path / "page.png"))
     doc = window.document
     before = doc.current
     run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="test-restore")))
@@ -124,7 +125,7 @@ def test_cancel_leaves_the_document_unchanged(qtbot, window, tmp_path, monkeypat
         return image.with_pixels(1.0 - image.pixels)
 
     monkeypatch.setattr(engine, "restore", slow_restore)
-    window.open_path(str(write_png(tmp_path / "page.png")))
+    open_image(qtbot, window, write_png(tmp_path / "page.png"))
     doc, before = window.document, window.document.current
     results = []
     window.jobs.result.connect(lambda kind, value: results.append(kind))
@@ -138,7 +139,7 @@ def test_cancel_leaves_the_document_unchanged(qtbot, window, tmp_path, monkeypat
 
 
 def test_selection_limits_the_change(qtbot, window, tmp_path):
-    window.open_path(str(write_png(tmp_path / "page.png", 64, 80)))
+    open_image(qtbot, window, write_png(tmp_path / "page.png", 64, 80))
     before = window.document.current.pixels
     window.view.set_selection(QRect(30, 20, 16, 12))
     run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="test-restore")))
@@ -151,7 +152,7 @@ def test_selection_limits_the_change(qtbot, window, tmp_path):
 
 
 def test_detect_then_repair_uses_the_mask(qtbot, window, tmp_path):
-    window.open_path(str(write_png(tmp_path / "photo.png")))
+    open_image(qtbot, window, write_png(tmp_path / "photo.png"))
     doc = window.document
     run_tool(qtbot, window, lambda: window.detect_damage(engine.MaskRequest(model="test-mask", threshold=0.0)))
     assert doc.mask is not None and doc.mask.shape == (48, 64) and doc.mask.all()
@@ -166,7 +167,7 @@ def test_detect_then_repair_uses_the_mask(qtbot, window, tmp_path):
 
 
 def test_upscale_changes_the_size_and_undo_restores_it(qtbot, window, tmp_path):
-    window.open_path(str(write_png(tmp_path / "small.png", 20, 24)))
+    open_image(qtbot, window, write_png(tmp_path / "small.png", 20, 24))
     run_tool(qtbot, window, lambda: window.upscale_image(request=engine.UpscaleRequest(scale=2, model="test-sr-x2")))
     assert window.document.current.pixels.shape == (40, 48, 3)
     assert (window.view.image_size().width(), window.view.image_size().height()) == (48, 40)
@@ -179,7 +180,7 @@ def test_upscale_changes_the_size_and_undo_restores_it(qtbot, window, tmp_path):
 
 
 def test_worker_error_is_shown(qtbot, window, tmp_path, errors):
-    window.open_path(str(write_png(tmp_path / "page.png")))
+    open_image(qtbot, window, write_png(tmp_path / "page.png"))
     run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="no-such-model")))
     assert len(errors) == 1
     title, message = errors[0]
@@ -187,8 +188,8 @@ def test_worker_error_is_shown(qtbot, window, tmp_path, errors):
     assert window.document.undo_stack.count() == 0
 
 
-def test_export_writes_the_current_image(window, tmp_path, errors):
-    window.open_path(str(write_png(tmp_path / "page.png", 20, 30, seed=3)))
+def test_export_writes_the_current_image(qtbot, window, tmp_path, errors):
+    open_image(qtbot, window, write_png(tmp_path / "page.png", 20, 30, seed=3))
     doc = window.document
     doc.apply(doc.current.with_pixels(1.0 - doc.current.pixels), "Invert")
     target = tmp_path / "out" / "result.png"
@@ -202,8 +203,8 @@ def test_export_writes_the_current_image(window, tmp_path, errors):
     assert PILImage.open(tmp_path / "result.jpg").format == "JPEG"
 
 
-def test_export_error_is_shown(window, tmp_path, errors):
-    window.open_path(str(write_png(tmp_path / "page.png")))
+def test_export_error_is_shown(qtbot, window, tmp_path, errors):
+    open_image(qtbot, window, write_png(tmp_path / "page.png"))
     assert not window.export_to(str(tmp_path / "result.unknown-format"))
     assert len(errors) == 1 and errors[0][0] == "Export failed" and "result.unknown-format" in errors[0][1]
 
@@ -220,4 +221,4 @@ def test_paste_opens_the_clipboard_image(qtbot, window):
     assert window.paste_image()
     pixels = window.document.current.pixels
     assert pixels.shape == (5, 7, 3) and np.allclose(pixels[..., 0], 1) and np.allclose(pixels[..., 1:], 0)
-    assert window.windowTitle() == "Untitled — Restora"
+    assert window.windowTitle() == "Untitled[*] — Restora"

@@ -330,10 +330,22 @@ def test_format_argument_and_unknown_format(tmp_path):
         assert str(path) in str(info.value) and not path.exists()
 
 
-def test_integer_pixels_refused(tmp_path):
-    with pytest.raises(ImageWriteError, match="floats"):
-        save_image(Image(pixels=np.zeros((2, 2, 3), np.uint8)), tmp_path / "i.png")
+def test_other_integer_pixels_refused(tmp_path):
+    with pytest.raises(ImageWriteError, match="floats in \\[0, 1\\] or uint8"):
+        save_image(Image(pixels=np.zeros((2, 2, 3), np.int32)), tmp_path / "i.png")
     assert not (tmp_path / "i.png").exists()
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_uint8_pixels_save_as_they_are(tmp_path, bits):
+    pixels = np.random.default_rng(3).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    image = Image(pixels=pixels, alpha=np.full((6, 5), 0.5, np.float32), bits=bits)
+    assert np.allclose(image.float_pixels(), pixels / 255)
+    again = load_image(save_image(image, tmp_path / "u.png"))
+    assert np.abs(again.pixels - pixels / 255).max() < 1e-6
+    flat = Image(pixels=np.full((8, 8, 3), [200, 100, 30], np.uint8), alpha=np.full((8, 8), 0.5, np.float32))
+    on_white = load_image(save_image(flat, tmp_path / "u.jpg", quality=100))      # alpha over white
+    assert np.abs(on_white.pixels - (flat.float_pixels() * 0.5 + 0.5)).max() < 0.02
 
 
 def test_to_uint8_rounds_half_up_and_clips():

@@ -1,7 +1,10 @@
 """Every op runs end to end on random-weight models: shapes, alpha, gray/colour,
 cancel, and repair keeping pixels outside the mask."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from PIL import Image as PILImage
 
 import engine
 from engine import models
@@ -87,6 +90,20 @@ def test_upscale_with_alpha(scale):
 def test_upscale_gray_stays_gray():
     out = run_job(engine.upscale(_img(c=1), UpscaleRequest(2, model="test-sr-x2", options=CPU)))
     assert out.pixels.shape[2] == 1
+
+
+def test_upscale_keeps_8_bit_results_as_uint8_and_16_bit_as_float(tmp_path):
+    im = _img(24, 30)
+    out8 = run_job(engine.upscale(im, UpscaleRequest(2, model="test-sr-x2", options=CPU)))
+    out16 = run_job(engine.upscale(replace(im, bits=16), UpscaleRequest(2, model="test-sr-x2", options=CPU)))
+    assert out8.pixels.dtype == np.uint8 and out16.pixels.dtype == np.float32
+    # the same picture: uint8 is the float result rounded
+    assert np.abs(out8.float_pixels() - np.clip(out16.pixels, 0, 1)).max() <= 0.5 / 255 + 1e-6
+    # and the 8-bit result flows on through the other ops and to a file
+    again = run_job(engine.restore(out8, RestoreRequest("test-restore", CPU)))
+    assert again.pixels.dtype == np.float32 and again.pixels.shape == out8.pixels.shape
+    saved = engine.save_image(out8, tmp_path / "up.png")
+    assert np.array_equal(np.asarray(PILImage.open(saved)), out8.pixels)
 
 
 def test_upscale_scale_mismatch():

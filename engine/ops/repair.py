@@ -28,14 +28,15 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
         raise RestoraError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
                            f"{image.width}x{image.height}; they must be the same size")
     hole = (mask > 0.5)[..., None]
+    pixels = image.float_pixels()
     if not hole.any():
-        return image.with_pixels(image.pixels.copy())
+        return image.with_pixels(pixels.copy())
     net, device, tile, mixed = prepare(card, "repair", request.options)
-    rgb = as_rgb(image.pixels)
+    rgb = as_rgb(pixels)
     x = np.concatenate([rgb * ~hole, hole.astype(np.float32)], axis=2)
     fill = yield from sub_progress(
         run_tiled(net, x, device=device, multiple=net.multiple, tile=tile, overlap=32, out_channels=3,
                   use_autocast=mixed, cancel=cancel, stage="repairing"), parts - 1, parts)
     if image.channels == 1:
         fill = fill.mean(axis=2, keepdims=True)
-    return image.with_pixels(np.where(hole, fill, image.pixels).astype(np.float32))
+    return image.with_pixels(np.where(hole, fill, pixels).astype(np.float32))

@@ -26,7 +26,7 @@ def restore(image: Image, request: RestoreRequest = RestoreRequest(),
     """Clean a scanned page. Yields Progress per tile; returns the restored Image."""
     card = get_card(request.model)
     net, device, tile, mixed = prepare(card, "restore", request.options)
-    px = image.pixels
+    px = image.float_pixels()
     y_in = px[..., 0] if image.channels == 1 else luminance(px)
     y_out = yield from run_tiled(net, np.ascontiguousarray(y_in[..., None]), device=device,
                                  multiple=net.multiple, tile=tile, overlap=32, use_autocast=mixed,

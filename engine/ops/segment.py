@@ -23,7 +23,7 @@ def detect_damage(image: Image, request: MaskRequest = MaskRequest(),
     """Yields Progress per tile; returns an HxW float32 mask (1 = damaged), soft or 0/1."""
     card = get_card(request.model)
     net, device, tile, mixed = prepare(card, "mask", request.options)
-    prob = yield from run_tiled(net, as_rgb(image.pixels), device=device, multiple=net.multiple, tile=tile,
+    prob = yield from run_tiled(net, as_rgb(image.float_pixels()), device=device, multiple=net.multiple, tile=tile,
                                 overlap=32, out_channels=1, use_autocast=mixed, cancel=cancel,
                                 post=torch.sigmoid, stage="detecting damage")
     prob = prob[..., 0]
