@@ -58,9 +58,9 @@ train-damage: $(STAMP) fonts
 SR := -m engine.training.sr
 train-sr: $(STAMP)
 	$(PY) $(SR) --scale 4 --steps 16000
-	$(PY) $(SR) --scale 2 --steps 4000 --init runs/sr-faithful-x4/best.pt
-	$(PY) $(SR) --scale 4 --variant sharp --init runs/sr-faithful-x4/best.pt --steps 1000 --batch 8 --lr 1e-4
-	$(PY) $(SR) --scale 2 --variant sharp --init runs/sr-faithful-x2/best.pt --steps 1000 --batch 8 --lr 1e-4
+	$(PY) $(SR) --scale 2 --steps 3000 --init runs/sr-faithful-x4/best.pt
+	$(PY) $(SR) --scale 4 --variant sharp --init runs/sr-faithful-x4/best.pt --steps 600 --batch 8 --lr 1e-4
+	$(PY) $(SR) --scale 2 --variant sharp --init runs/sr-faithful-x2/best.pt --steps 600 --batch 8 --lr 1e-4
 
 clean-venv:
 	rm -rf $(VENV)

@@ -192,6 +192,7 @@ def measure_stalls(job: str, model: str, image: Path, scratch: Path) -> dict:
         runs[run] = {"longest_stall_ms": round(longest * 1000, 1), "during": phase, "job_s": round(seconds, 2),
                      "result_size": [window.document.current.width, window.document.current.height]}
     runs["canvas"] = canvas_paint_times(window)
+    window.ok_to_discard = lambda: True     # no "unsaved changes?" question: nothing to keep
     window.close()
     return runs
 

@@ -44,6 +44,8 @@ def _round_up(n: int, m: int) -> int:
 def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int = 1) -> list[Tile]:
     """Cover a height x width image with tiles of at most `tile` px (plus padding to
     `multiple`): cores partition the image, each read with `overlap` px of context."""
+    if height <= tile and width <= tile:       # fits whole: one tile, no context needed
+        return [Tile(0, height, 0, width, 0, height, 0, width)]
     overlap = _round_up(max(0, overlap), multiple)
     core = max(multiple, (tile - 2 * overlap) // multiple * multiple)
     tiles = []

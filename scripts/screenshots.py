@@ -3,7 +3,8 @@
 Runs the editor under Xvfb (started here on a free display when DISPLAY is not
 set) and drives it from inside: opens a page, restores it and compares before and
 after, detects damage and shows the mask, paints on the mask with the brush, and
-saves each step with QWidget.grab() as PNG into docs/screenshots/.
+upscales a small photo x4 and compares it with the original, and saves each step
+with QWidget.grab() as PNG into docs/screenshots/.
 
     python scripts/screenshots.py [PAGE [DAMAGED_IMAGE]] [--out DIR]
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PAGE = ROOT.parent / "shared" / "datasets" / "docs" / "dirty" / "train" / "101.png"
+DEFAULT_PHOTO = ROOT.parent / "shared" / "datasets" / "sr" / "Set14" / "baboon.png"
 WINDOW_SIZE = (1360, 860)
 JOB_TIMEOUT_MS = 300_000
 
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("page", nargs="?", default=str(DEFAULT_PAGE), help="a dirty scanned page")
     parser.add_argument("damaged", nargs="?", help="a damaged photo for the mask shots (default: the page)")
+    parser.add_argument("--photo", default=str(DEFAULT_PHOTO), help="a small photo for the upscale shot")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"), help="where the PNGs go")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -62,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     data = tempfile.TemporaryDirectory(prefix="restora-shots-")
     try:
         sys.path.insert(0, str(ROOT))
-        return take_screenshots(Path(args.page), Path(args.damaged or args.page), out, Path(data.name))
+        return take_screenshots(Path(args.page), Path(args.damaged or args.page), Path(args.photo), out,
+                                Path(data.name))
     finally:
         data.cleanup()
         if server is not None:
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             server.wait()
 
 
-def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path) -> int:
+def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch: Path) -> int:
     from PySide6.QtCore import QEventLoop, QPoint, QPointF, QSettings, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -86,6 +90,7 @@ def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path) -> int
     window = MainWindow(settings=QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat))
     failures = []
     window._show_error = lambda title, message: failures.append(f"{title}: {message}")  # no modal box to block on
+    window.ok_to_discard = lambda: True          # nor an "unsaved changes?" question
     for combo in (window.panel.restore_model, window.panel.mask_model, window.panel.repair_model):
         installed = [i for i in range(combo.count()) if not combo.itemText(i).endswith("(not installed)")]
         if installed and combo.currentIndex() not in installed:
@@ -165,6 +170,18 @@ def take_screenshots(page: Path, damaged: Path, out: Path, scratch: Path) -> int
     window.panel.set_brush_size(max(8, round(w / 20)))
     QTest.mouseMove(port, viewport_point(0.52 * w, 0.62 * h))  # the brush outline, where a stroke goes on
     save("4-brush.png")
+
+    if engine.list_models("upscale") and photo.is_file():
+        window.pan_tool_action.trigger()
+        if not open_file(photo):
+            return 1
+        run(lambda: window.upscale_image(4))
+        window.view.set_zoom(1.0)
+        window.view.centerOn(QPointF(window.view.image_size().width() * 0.5, window.view.image_size().height() * 0.3))
+        window.compare_action.setChecked(True)
+        window.view.set_split(0.5)
+        save("6-upscale.png")
+        window.compare_action.setChecked(False)
 
     window.history_dock.hide()  # the Settings panel at its full height
     save("5-panel.png", window.settings_dock)

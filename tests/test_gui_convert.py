@@ -25,6 +25,14 @@ def test_rgb_round_trip_is_exact():
     np.testing.assert_array_equal(back, pixels)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_uint8_pixels_show_like_their_float_values(channels):
+    levels = np.random.default_rng(2).integers(0, 256, (9, 7, channels), dtype=np.uint8)
+    shown = qimage_to_array(array_to_qimage(levels))[0]
+    expected = levels.astype(np.float32) / 255
+    assert np.abs(shown - (expected if channels == 3 else np.repeat(expected, 3, axis=2))).max() < 1e-6
+
+
 def test_gray_is_shown_as_equal_channels():
     pixels = _levels((5, 11, 1), seed=1)
     back, alpha = qimage_to_array(array_to_qimage(pixels))

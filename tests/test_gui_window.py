@@ -171,6 +171,8 @@ def test_upscale_changes_the_size_and_undo_restores_it(qtbot, window, tmp_path):
     run_tool(qtbot, window, lambda: window.upscale_image(request=engine.UpscaleRequest(scale=2, model="test-sr-x2")))
     assert window.document.current.pixels.shape == (40, 48, 3)
     assert (window.view.image_size().width(), window.view.image_size().height()) == (48, 40)
+    shown = qimage_to_array(window.view.shown_image())[0]          # an 8-bit result is shown as it is
+    np.testing.assert_allclose(shown, window.document.current.float_pixels(), atol=1e-6)
     window.view.set_selection(QRect(4, 4, 10, 8))
     run_tool(qtbot, window, lambda: window.upscale_image(request=engine.UpscaleRequest(scale=4, model="test-sr-x4")))
     assert window.document.current.pixels.shape == (32, 40, 3)

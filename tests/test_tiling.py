@@ -26,6 +26,11 @@ def test_plan_covers_each_pixel_once(h, w, tile, overlap, m):
     assert (hits == 1).all()
 
 
+def test_a_picture_that_fits_is_one_tile():
+    assert [(t.y0, t.y1, t.x0, t.x1) for t in plan_tiles(100, 128, 128, 32, 8)] == [(0, 100, 0, 128)]
+    assert len(plan_tiles(100, 129, 128, 32, 8)) > 1
+
+
 def _small_unet():
     # depth 2, 2 double-convs per level: receptive radius well under 32 px
     torch.manual_seed(0)

@@ -23,7 +23,9 @@ CHUNK_ROWS = 256   # convert this many rows at a time: small temporaries even fo
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:
-    """Float [0, 1] -> uint8, clipped and rounded; NaN becomes 0."""
+    """Float [0, 1] -> uint8, clipped and rounded; NaN becomes 0 (uint8 passes through)."""
+    if values.dtype == np.uint8:
+        return values
     scaled = np.multiply(values, 255.0, dtype=np.float32)
     scaled += 0.5
     np.clip(scaled, 0.0, 255.0, out=scaled)
@@ -45,7 +47,7 @@ def _bytes(image: QImage) -> np.ndarray:
 
 
 def array_to_qimage(pixels: np.ndarray, alpha: np.ndarray | None = None) -> QImage:
-    """Float pixels (HxW, HxWx1 or HxWx3) and optional HxW alpha -> an 8-bit QImage:
+    """Float (or uint8) pixels (HxW, HxWx1 or HxWx3) and optional HxW alpha -> an 8-bit QImage:
     RGB32 (gray shown as equal channels), or ARGB32 (straight alpha) with alpha."""
     if pixels.ndim == 2:
         pixels = pixels[..., None]
