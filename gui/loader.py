@@ -26,19 +26,12 @@ class ImageLoader(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._ticket = 0
-        self._pending: str | None = None
         self._done.connect(self._on_done)
         self._error.connect(self._on_error)
-
-    @property
-    def pending(self) -> str | None:
-        """The path being opened, or None."""
-        return self._pending
 
     def load(self, path: str) -> None:
         self._ticket += 1
         ticket = self._ticket
-        self._pending = path
 
         def work() -> None:
             try:
@@ -55,10 +48,8 @@ class ImageLoader(QObject):
 
     def _on_done(self, ticket: int, path: str, image, shown) -> None:
         if ticket == self._ticket:
-            self._pending = None
             self.loaded.emit(path, image, shown)
 
     def _on_error(self, ticket: int, path: str, message: str) -> None:
         if ticket == self._ticket:
-            self._pending = None
             self.failed.emit(path, message)
