@@ -157,9 +157,15 @@ def measure_stalls(job: str, model: str, image: Path, scratch: Path) -> dict:
 
     def open_file() -> None:
         loop, result = QEventLoop(), []
-        window.open_finished.connect(lambda _path, ok: (result.append(ok), loop.quit()))
+
+        def finished(_path: str, ok: bool) -> None:
+            result.append(ok)
+            loop.quit()
+
+        window.open_finished.connect(finished)
         window.open_path(str(image))
         loop.exec()
+        window.open_finished.disconnect(finished)
         if result != [True]:
             raise SystemExit("could not open the test image")
 

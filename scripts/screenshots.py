@@ -114,9 +114,15 @@ def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch:
 
     def open_file(path) -> bool:
         loop, result = QEventLoop(), []
-        window.open_finished.connect(lambda _path, ok: (result.append(ok), loop.quit()))
+
+        def finished(_path: str, ok: bool) -> None:
+            result.append(ok)
+            loop.quit()
+
+        window.open_finished.connect(finished)
         window.open_path(str(path))
         loop.exec()
+        window.open_finished.disconnect(finished)
         return result == [True]
 
     def save(name: str, widget=None) -> None:
