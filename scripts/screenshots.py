@@ -2,15 +2,18 @@
 
 Runs the editor under Xvfb (started here on a free display when DISPLAY is not
 set) and drives it from inside: opens a page, restores it and compares before and
-after, detects damage and shows the mask, paints on the mask with the brush, and
-upscales a small photo x4 and compares it with the original, and saves each step
-with QWidget.grab() as PNG into docs/screenshots/.
+after; opens an old photo, detects its damage and shows the mask, paints on the
+mask with the brush, repairs it and compares; upscales a small photo x4 and
+compares it with the original; and saves each step with QWidget.grab() as PNG
+into docs/screenshots/.
 
     python scripts/screenshots.py [PAGE [DAMAGED_IMAGE]] [--out DIR]
 
-PAGE defaults to ../shared/datasets/docs/dirty/train/101.png and DAMAGED_IMAGE to
-PAGE. The installed models are used; while no damage detector is installed, the
-mask shot shows damage painted with the brush instead of a detection.
+PAGE defaults to ../shared/datasets/docs/dirty/train/101.png. DAMAGED_IMAGE
+defaults to an old-photo-like picture the damage generator makes from a held-out
+BSD200 photo (engine.training.synth_damage.old_photo). The installed models are
+used; while no damage detector is installed, the mask shot shows damage painted
+with the brush instead of a detection.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PAGE = ROOT.parent / "shared" / "datasets" / "docs" / "dirty" / "train" / "101.png"
 DEFAULT_PHOTO = ROOT.parent / "shared" / "datasets" / "sr" / "Set14" / "baboon.png"
+DEFAULT_OLD = ROOT.parent / "shared" / "datasets" / "sr" / "BSD200" / "232038.png"  # held out from training
 WINDOW_SIZE = (1360, 860)
 JOB_TIMEOUT_MS = 300_000
 
@@ -65,13 +69,26 @@ def main(argv: list[str] | None = None) -> int:
     data = tempfile.TemporaryDirectory(prefix="restora-shots-")
     try:
         sys.path.insert(0, str(ROOT))
-        return take_screenshots(Path(args.page), Path(args.damaged or args.page), Path(args.photo), out,
-                                Path(data.name))
+        damaged = Path(args.damaged) if args.damaged else make_old_photo(Path(data.name) / "old-photo.png")
+        return take_screenshots(Path(args.page), damaged, Path(args.photo), out, Path(data.name))
     finally:
         data.cleanup()
         if server is not None:
             server.terminate()
             server.wait()
+
+
+def make_old_photo(path: Path) -> Path:
+    """Write an old-photo-like damaged picture (made by the damage generator) to `path`."""
+    import numpy as np
+    from PIL import Image
+
+    from engine.training.synth_damage import old_photo
+
+    clean = np.asarray(Image.open(DEFAULT_OLD).convert("RGB"), np.float32) / 255
+    _, damaged, _ = old_photo(np.random.default_rng(3), clean)
+    Image.fromarray(np.round(damaged * 255).astype(np.uint8)).save(path)
+    return path
 
 
 def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch: Path) -> int:
@@ -177,6 +194,15 @@ def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch:
     QTest.mouseMove(port, viewport_point(0.52 * w, 0.62 * h))  # the brush outline, where a stroke goes on
     save("4-brush.png")
 
+    window.pan_tool_action.trigger()
+    if engine.list_models("repair"):
+        run(window.repair_damage)
+        window.show_mask_action.setChecked(False)
+        window.compare_action.setChecked(True)
+        window.view.set_split(0.5)
+        save("5-repair.png")
+        window.compare_action.setChecked(False)
+
     if engine.list_models("upscale") and photo.is_file():
         window.pan_tool_action.trigger()
         if not open_file(photo):
@@ -190,7 +216,7 @@ def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch:
         window.compare_action.setChecked(False)
 
     window.history_dock.hide()  # the Settings panel at its full height
-    save("5-panel.png", window.settings_dock)
+    save("7-panel.png", window.settings_dock)
     window.close()
     for failure in failures:
         print(failure, file=sys.stderr)

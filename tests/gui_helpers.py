@@ -23,3 +23,12 @@ def open_image(qtbot, window, path, ok=True):
 def run_tool(qtbot, window, start):
     with qtbot.waitSignal(window.jobs.finished, timeout=TIMEOUT):
         assert start()
+
+
+def with_warnings(qtbot, monkeypatch, dialog, module: str):
+    """Register `dialog` with qtbot and collect the texts of its QMessageBox.warning
+    calls (made in `module`) in `dialog.warnings` instead of showing them."""
+    qtbot.addWidget(dialog)
+    dialog.warnings = []
+    monkeypatch.setattr(f"{module}.QMessageBox.warning", lambda *args: dialog.warnings.append(args[2]))
+    return dialog

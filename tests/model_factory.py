@@ -14,7 +14,7 @@ TINY = {
     "test-restore": ("restore", "unet", {"in_channels": 1, "out_channels": 1, "width": 4, "depth": 2,
                                          "residual": True}, 1, ""),
     "test-mask": ("mask", "unet", {"in_channels": 3, "out_channels": 1, "width": 4, "depth": 2}, 1, ""),
-    "test-repair": ("repair", "unet", {"in_channels": 4, "out_channels": 3, "width": 4, "depth": 2}, 1, ""),
+    "test-repair": ("repair", "fillunet", {"width": 4, "depth": 2}, 1, ""),
     "test-sr-x2": ("upscale", "srgenerator", {"scale": 2, "width": 8, "blocks": 1}, 2, "faithful"),
     "test-sr-x4": ("upscale", "srgenerator", {"scale": 4, "width": 8, "blocks": 1}, 4, "faithful"),
 }

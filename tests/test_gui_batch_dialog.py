@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_helpers import with_warnings
 from PIL import Image as PILImage
 from PySide6.QtCore import QSettings, Qt
 
@@ -17,11 +18,7 @@ def dialog(qtbot, tmp_path, monkeypatch, tiny_models):
     settings.setValue("settings/restore_model", "test-restore")
     settings.setValue("settings/device", "cpu")
     settings.setValue("settings/tile", 128)
-    d = BatchExportDialog(settings)
-    qtbot.addWidget(d)
-    warnings = []
-    monkeypatch.setattr("gui.dialogs.batch_dialog.QMessageBox.warning", lambda *args: warnings.append(args[2]))
-    d.warnings = warnings
+    d = with_warnings(qtbot, monkeypatch, BatchExportDialog(settings), "gui.dialogs.batch_dialog")
     yield d
     d.runner.shutdown()
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_helpers import with_warnings
 from PIL import Image as PILImage
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
@@ -16,11 +17,8 @@ TIMEOUT = 120000
 
 @pytest.fixture
 def dialog(qtbot, tmp_path, monkeypatch, own_tiny_models):
-    d = FinetuneDialog(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(d)
-    warnings = []
-    monkeypatch.setattr("gui.dialogs.finetune_dialog.QMessageBox.warning", lambda *args: warnings.append(args[2]))
-    d.warnings = warnings
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    d = with_warnings(qtbot, monkeypatch, FinetuneDialog(settings), "gui.dialogs.finetune_dialog")
     yield d
     d.runner.shutdown()
 

@@ -29,7 +29,7 @@ def test_shapes_dtypes_ranges(h, w):
         assert mask.shape == (h, w) and mask.dtype == np.float32
         assert np.isfinite(damaged).all()
         assert damaged.min() >= 0.0 and damaged.max() <= 1.0
-        assert set(np.unique(mask).tolist()) <= {0.0, 1.0}
+        assert set(np.unique(mask).tolist()) <= {0.0, 0.5, 1.0}
 
 
 def test_outside_mask_unchanged_without_global_effects():
@@ -42,16 +42,28 @@ def test_outside_mask_unchanged_without_global_effects():
         assert diff[mask == 0].max(initial=0.0) <= sd.CHANGE_THRESHOLD + 1e-5
 
 
-def test_masked_pixels_changed_visibly_for_opaque_kinds():
-    # the rule marks only changed pixels; the 5x5 local-mean exception is for stains/tape only
+def test_damaged_pixels_changed_visibly_for_opaque_kinds():
+    # 1 = visible change; the 5x5 local-mean exception is for stains/tape only
     rng = np.random.default_rng(2)
     kinds = tuple(k for k in sd.KINDS if k not in ("stains", "tape"))
     for _ in range(6):
         clean = _clean(rng, 96, 96)
         damaged, mask = sd.damage(rng, clean, global_effects=False, kinds=kinds)
         diff = np.abs(damaged - clean).max(axis=2)
-        assert mask.sum() > 0
-        assert diff[mask > 0].min() > sd.CHANGE_THRESHOLD
+        assert (mask == 1).sum() > 0
+        assert diff[mask == 1].min() > sd.VISIBLE_THRESHOLD
+        # unsure = faint change or the ring around damage: never far from visible damage or unchanged
+        ring = (mask == 0.5) & (diff <= sd.CHANGE_THRESHOLD)
+        assert sd._grow(mask == 1)[ring].all()
+
+
+def test_unsure_band_is_thin_for_opaque_damage():
+    rng = np.random.default_rng(12)
+    sure = unsure = 0
+    for _ in range(6):
+        _, mask = sd.damage(rng, _clean(rng, 96, 96), global_effects=False, kinds=("holes", "ink", "torn"))
+        sure, unsure = sure + (mask == 1).sum(), unsure + (mask == 0.5).sum()
+    assert sure > 0 and unsure < 0.5 * sure
 
 
 def test_tints_give_solid_masks():
@@ -61,6 +73,7 @@ def test_tints_give_solid_masks():
         total = isolated = 0
         for _ in range(4):
             _, mask = sd.damage(rng, _clean(rng, 96, 96), global_effects=False, kinds=(kind,))
+            mask = (mask == 1).astype(np.float32)
             p = np.pad(mask, 1)
             nb = sum(p[1 + dy:97 + dy, 1 + dx:97 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) - mask
             total += mask.sum()

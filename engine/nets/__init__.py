@@ -4,9 +4,9 @@ from __future__ import annotations
 from torch import nn
 
 from .srgan import Discriminator, SRGenerator
-from .unet import UNet
+from .unet import FillUNet, UNet
 
-ARCHITECTURES = {"unet": UNet, "srgenerator": SRGenerator, "discriminator": Discriminator}
+ARCHITECTURES = {"unet": UNet, "fillunet": FillUNet, "srgenerator": SRGenerator, "discriminator": Discriminator}
 
 
 def build(arch: str, **params) -> nn.Module:
@@ -18,4 +18,4 @@ def build(arch: str, **params) -> nn.Module:
     return cls(**params)
 
 
-__all__ = ["UNet", "SRGenerator", "Discriminator", "ARCHITECTURES", "build"]
+__all__ = ["UNet", "FillUNet", "SRGenerator", "Discriminator", "ARCHITECTURES", "build"]

@@ -8,6 +8,7 @@ run (instance or group statistics would change from tile to tile).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -69,3 +70,37 @@ class UNet(nn.Module):
         if self.residual:
             out = out + x[:, : self.out_channels]
         return out
+
+
+def pull_push_fill(img: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Fill the pixels where `hole` (Bx1xHxW, 1 = missing) from the known ones:
+    a pull-push pyramid (each level the known-weighted 2x2 mean of the one below;
+    a missing pixel takes the bilinear upsampling of the coarser level). Smooth, and
+    the same at any size; known pixels are returned unchanged."""
+    known = 1.0 - hole
+    if bool((known > 0).all()) or min(img.shape[-2:]) <= 1:
+        return img
+    total = F.avg_pool2d(img * known, 2, ceil_mode=True)
+    weight = F.avg_pool2d(known, 2, ceil_mode=True)
+    coarse = pull_push_fill(total / weight.clamp(min=1e-6), (weight <= 0).to(img.dtype))
+    up = F.interpolate(coarse, size=img.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.where(known > 0, img, up)
+
+
+class FillUNet(nn.Module):
+    """Repair network: input = damaged RGB + hole mask (4 channels). The holes are
+    first filled by `pull_push_fill`; a U-Net sees the damaged picture, the mask and
+    that fill, and its output is added to the fill (so it starts from a smooth
+    inpainting and learns what is missing: texture, edges, and how to take a
+    translucent stain's tint off the pixels still visible under it)."""
+
+    def __init__(self, width: int = 16, depth: int = 4, max_width: int = 256, norm: str = "batch"):
+        super().__init__()
+        self.in_channels, self.out_channels = 4, 3
+        self.unet = UNet(7, 3, width, depth, max_width, norm)
+        self.multiple = self.unet.multiple
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        img, hole = x[:, :3], x[:, 3:4]
+        fill = pull_push_fill(img.float(), hole.float()).to(img.dtype)
+        return fill + self.unet(torch.cat([img, hole, fill], dim=1))

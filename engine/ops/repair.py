@@ -1,5 +1,6 @@
-"""Damage repair: an inpainting U-Net fills the masked pixels from their
-surroundings; pixels outside the mask are kept exactly."""
+"""Damage repair: the repair U-Net sees the damaged picture and the mask and
+restores the masked pixels (taking a stain's tint off, filling a hole from its
+surroundings); pixels outside the mask are kept exactly."""
 from __future__ import annotations
 
 from typing import Generator
@@ -33,7 +34,7 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
         return image.with_pixels(pixels.copy())
     net, device, tile, mixed = prepare(card, "repair", request.options)
     rgb = as_rgb(pixels)
-    x = np.concatenate([rgb * ~hole, hole.astype(np.float32)], axis=2)
+    x = np.concatenate([rgb, hole.astype(np.float32)], axis=2)
     fill = yield from sub_progress(
         run_tiled(net, x, device=device, multiple=net.multiple, tile=tile, overlap=32, out_channels=3,
                   use_autocast=mixed, cancel=cancel, stage="repairing"), parts - 1, parts)

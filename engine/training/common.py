@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from ..device import cpu_has_fast_bf16
 from ..models import sha256_file
 
 
@@ -35,6 +36,14 @@ def load_checkpoint(path: str | os.PathLike):
     if not path.exists():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def uses_bf16(device: torch.device) -> bool:
+    """Train under bf16 autocast where the hardware runs it natively (emulated bf16 is far
+    slower than fp32)."""
+    if device.type == "cpu":
+        return cpu_has_fast_bf16()
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
 def cosine_lr(step: int, total: int, base: float, warmup: int = 100, floor: float = 0.01) -> float:

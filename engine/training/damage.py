@@ -1,16 +1,25 @@
 """Train the damage models on synthetic damage over clean pictures:
 
     python -m engine.training.damage --task mask     # segmentation U-Net (BCE + Dice)
-    python -m engine.training.damage --task repair   # inpainting U-Net (image + mask -> fill)
+    python -m engine.training.damage --task repair   # repair U-Net (damaged image + mask -> clean)
 
 Clean pictures: T91, General100, BSD200 and the clean document pages. Every 10th
 picture (by sorted path) is held out for validation and never trained on; the
 validation set is a fixed, seeded set of damaged crops of those pictures.
 Resumable: re-running continues from runs/<task>/last.pt.
+
+The segmenter learns the generator's visible damage; its "unsure" pixels (faint
+change, the 1-pixel ring around damage) count neither way in the loss nor in the
+validation IoU. The repair network sees the damaged picture itself plus the mask,
+so it can take a stain's tint off or restore a crease rather than invent what is
+under it; where the damage replaced the content (holes, ink, opaque scratches) it
+inpaints. It trains on the generator's damage with its mask (the visible part, or
+visible + unsure, at random) and on random damage-like masks over flat fills.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -21,15 +30,14 @@ import torch.nn.functional as F
 
 from ..device import resolve_device
 from ..nets import build
-from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint
+from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint, uses_bf16
 from .synth_damage import damage, holes_mask
 
 SOURCES = ("sr/T91", "sr/General100", "sr/BSD200", "docs/dirty/train_cleaned")
 ARCH = {
     "mask": {"arch": "unet", "params": {"in_channels": 3, "out_channels": 1, "width": 16, "depth": 4,
                                         "max_width": 256, "norm": "batch", "residual": False}},
-    "repair": {"arch": "unet", "params": {"in_channels": 4, "out_channels": 3, "width": 16, "depth": 4,
-                                          "max_width": 256, "norm": "batch", "residual": False}},
+    "repair": {"arch": "fillunet", "params": {"width": 16, "depth": 4, "max_width": 256, "norm": "batch"}},
 }
 NAMES = {"mask": "damage-unet", "repair": "repair-unet"}
 
@@ -67,8 +75,20 @@ def _crop(rng, img: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(c)
 
 
+def repair_sample(rng, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(damaged float HxWx3, region to repair HxW bool) for the repair network."""
+    if rng.random() < 0.2:          # a mask of any damage-like shape over a flat, noisy fill
+        h, w = clean.shape[:2]
+        region = holes_mask(rng, h, w) > 0.5
+        fill = rng.uniform(0, 1, 3) + rng.normal(0, rng.uniform(0, 0.05), (h, w, 3))
+        return np.where(region[..., None], np.clip(fill, 0, 1), clean).astype(np.float32), region
+    damaged, mask = damage(rng, clean)
+    return damaged, (mask > 0.75 if rng.random() < 0.5 else mask > 0.25)
+
+
 def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str):
-    """n samples (input uint8 HxWx3, mask uint8 HxW, clean uint8 HxWx3) of synthetic damage."""
+    """n samples (input uint8 HxWx3, mask uint8 HxW, clean uint8 HxWx3) of synthetic damage;
+    the mask is stored doubled: 0/1/2 = clean/unsure/damaged (task mask), 0/2 = keep/repair."""
     xs = np.empty((n, size, size, 3), np.uint8)
     ms = np.empty((n, size, size), np.uint8)
     cs = np.empty((n, size, size, 3), np.uint8)
@@ -77,45 +97,93 @@ def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str):
         clean = _crop(rng, pictures[int(rng.integers(len(pictures)))], size)
         if task == "mask":
             damaged, mask = damage(rng, clean.astype(np.float32) / 255)
-            xs[i] = np.round(damaged * 255)
+            ms[i] = np.round(mask * 2)
         else:
-            mask = holes_mask(rng, size, size)
-            xs[i] = clean
-        ms[i] = mask > 0.5
+            damaged, region = repair_sample(rng, clean.astype(np.float32) / 255)
+            ms[i] = region * 2
+        xs[i] = np.round(damaged * 255)
         cs[i] = clean
-        if i % 1000 == 0:
+        if i and i % 1000 == 0:
             print(f"{task} pool {i}/{n} ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
     return xs, ms, cs
 
 
+_PICTURES: list[np.ndarray] = []     # the training pictures, inherited by forked pool workers
+
+
+def _pool_part(job):
+    seed, n, size, task = job
+    return make_pool(np.random.default_rng(seed), _PICTURES, n, size, task)
+
+
+class PoolMaker:
+    """Training pools of synthetic damage. With workers, the next pool is generated in
+    background processes while the GPU trains on the current one, and swapped in as soon
+    as it is ready; without, a new pool is made every `refresh` steps."""
+
+    def __init__(self, pictures, n: int, size: int, task: str, workers: int):
+        global _PICTURES
+        self.n, self.size, self.task, self.workers = n, size, task, workers
+        self.pictures, self.pending = pictures, None
+        if workers:     # fork before CUDA starts; the children only run numpy
+            _PICTURES = pictures
+            self.procs = multiprocessing.get_context("fork").Pool(workers)
+
+    def _jobs(self, seed: int):
+        k = self.workers
+        return [(seed * 1000 + j, self.n // k + (j < self.n % k), self.size, self.task) for j in range(k)]
+
+    def first(self, seed: int):
+        if not self.workers:
+            return make_pool(np.random.default_rng(seed), self.pictures, self.n, self.size, self.task)
+        pool = self._join(self.procs.map(_pool_part, self._jobs(seed)))
+        self.pending = self.procs.map_async(_pool_part, self._jobs(seed + 1))
+        return pool
+
+    def refreshed(self, pool, step: int, refresh: int):
+        """The pool to train on at `step`: `pool`, or a fresh one."""
+        if not self.workers:
+            return self.first(step + 1) if step % refresh == 0 else pool
+        if not self.pending.ready():
+            return pool
+        fresh = self._join(self.pending.get())
+        self.pending = self.procs.map_async(_pool_part, self._jobs(step + 1))
+        return fresh
+
+    @staticmethod
+    def _join(parts):
+        return tuple(np.concatenate(a) for a in zip(*parts))
+
+
 def to_input(task: str, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """Network input: the damaged image (mask), or the image with holes blanked + the hole mask (repair)."""
-    if task == "mask":
-        return x
-    return torch.cat([x * (1 - m), m], dim=1)
+    """Network input: the damaged image (mask), or the damaged image + the region to repair (repair)."""
+    return x if task == "mask" else torch.cat([x, m], dim=1)
 
 
 def batch_tensors(xs, ms, cs, idx, device):
-    x = torch.from_numpy(xs[idx]).permute(0, 3, 1, 2).float().div(255)
-    m = torch.from_numpy(ms[idx]).float()[:, None]
-    c = torch.from_numpy(cs[idx]).permute(0, 3, 1, 2).float().div(255)
-    return x.to(device), m.to(device), c.to(device)
+    x = torch.from_numpy(xs[idx]).to(device).permute(0, 3, 1, 2).float().div(255)
+    m = torch.from_numpy(ms[idx]).to(device).float()[:, None] / 2
+    c = torch.from_numpy(cs[idx]).to(device).permute(0, 3, 1, 2).float().div(255)
+    return x, m, c
 
 
 def loss_fn(task: str, out, m, c):
-    if task == "mask":
-        prob = torch.sigmoid(out)
-        inter = (prob * m).sum((1, 2, 3))
-        dice = 1 - (2 * inter + 1) / (prob.sum((1, 2, 3)) + m.sum((1, 2, 3)) + 1)
-        return F.binary_cross_entropy_with_logits(out, m) + dice.mean()
-    # the fill matters inside the hole; a little weight outside keeps the output calibrated
+    if task == "mask":       # m: 0 / 0.5 / 1 = clean / unsure / damaged; unsure pixels are ignored
+        valid, truth = (m != 0.5).float(), (m > 0.75).float()
+        bce = F.binary_cross_entropy_with_logits(out, truth, weight=valid, reduction="sum") / valid.sum().clamp(min=1)
+        prob = torch.sigmoid(out) * valid
+        inter = (prob * truth).sum((1, 2, 3))
+        dice = 1 - (2 * inter + 1) / (prob.sum((1, 2, 3)) + truth.sum((1, 2, 3)) + 1)
+        return bce + dice.mean()
+    # the repair matters inside the region; a little weight outside keeps the output calibrated
     err = (out - c).abs()
-    return (err * m).sum() / m.sum().clamp(min=1) + 0.1 * err.mean()
+    return (err * m).sum() / (m.sum() * 3).clamp(min=1) + 0.1 * err.mean()
 
 
 @torch.inference_mode()
 def evaluate(task: str, net, val, device) -> dict:
-    """mask: mean IoU per image (an empty truth and empty prediction count as 1); repair: PSNR in the hole."""
+    """mask: mean IoU per image over the pixels that are not unsure (an empty truth and
+    an empty prediction count as 1); repair: PSNR inside the region."""
     net.eval()
     xs, ms, cs = val
     scores = []
@@ -124,15 +192,14 @@ def evaluate(task: str, net, val, device) -> dict:
         x, m, c = batch_tensors(xs, ms, cs, idx, device)
         out = net(to_input(task, x, m)).float()
         if task == "mask":
-            pred = out > 0
-            truth = m > 0.5
+            pred, truth = (out > 0) & (m != 0.5), m > 0.75
             inter = (pred & truth).sum((1, 2, 3)).float()
             union = (pred | truth).sum((1, 2, 3)).float()
             scores += torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union)).tolist()
         else:
-            fill = out.clamp(0, 1)
-            se = ((fill - c) ** 2 * m).sum((1, 2, 3)) / (m.sum((1, 2, 3)) * 3).clamp(min=1)
-            scores += (10 * torch.log10(1 / se.clamp(min=1e-10))).tolist()
+            fix = out.clamp(0, 1)
+            se = ((fix - c) ** 2 * m).sum((1, 2, 3)) / (m.sum((1, 2, 3)) * 3).clamp(min=1)
+            scores += (10 * torch.log10(1 / se.clamp(min=1e-10)))[m.sum((1, 2, 3)) > 0].tolist()
     net.train()
     return {"iou" if task == "mask" else "psnr_hole": float(np.mean(scores))}
 
@@ -148,11 +215,16 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--pool", type=int, default=6000, help="synthetic samples, regenerated each `--refresh` steps")
     ap.add_argument("--refresh", type=int, default=2000)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes that generate the next pool while training (for a GPU; 0: none)")
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="stop after this much training time, the schedule fitted to it (0: run all steps)")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--val", type=int, default=200, help="fixed validation samples (256x256)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--export", default="resources/models")
+    ap.add_argument("--init", default=None, help="start from these weights (a checkpoint .pt)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -160,6 +232,7 @@ def main(argv=None) -> int:
     run = Path(args.run or f"runs/{task}")
     train_paths, val_paths = picture_paths(Path(args.datasets))
     pictures = load_rgb(train_paths, args.patch)
+    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers)
     val = make_pool(np.random.default_rng(12345), load_rgb(val_paths, 256), args.val, 256, task)
 
     spec = ARCH[task]
@@ -172,21 +245,27 @@ def main(argv=None) -> int:
         opt.load_state_dict(ckpt["opt"])
         step, best = ckpt["step"], ckpt["best"]
         print(f"resumed at step {step} (best {best:.4f})", file=sys.stderr)
+    elif args.init:
+        net.load_state_dict(load_checkpoint(Path(args.init))["model"])
     metric = "iou" if task == "mask" else "psnr_hole"
     log = CsvLog(run / "log.csv", ["step", "lr", "loss", metric, "sec_per_step"])
-    pool = None
+    pool, bf16 = None, uses_bf16(device)
     net.train()
     t0, losses = time.time(), []
-    while step < args.steps:
-        if pool is None or step % args.refresh == 0:
-            pool = make_pool(np.random.default_rng(step + 1), pictures, args.pool, args.patch, task)
+    start, done = time.time(), step >= args.steps
+    while not done:
+        pool = pools.first(step + 1) if pool is None else pools.refreshed(pool, step, args.refresh)
         rng = np.random.default_rng(10_000_000 + step)
-        lr = cosine_lr(step, args.steps, args.lr, warmup=200)
+        # with a time budget, the schedule runs on the larger of step and time progress
+        spent = (time.time() - start) / 60 / args.minutes if args.minutes else 0
+        lr = cosine_lr(max(step, int(spent * args.steps)), args.steps, args.lr, warmup=200)
         for g in opt.param_groups:
             g["lr"] = lr
         x, m, c = batch_tensors(*pool, rng.integers(0, len(pool[0]), args.batch), device)
+        k, flip = int(rng.integers(4)), rng.random() < 0.5     # a fresh view of a reused sample
+        x, m, c = (t.rot90(k, (2, 3)).flip(3) if flip else t.rot90(k, (2, 3)) for t in (x, m, c))
         inp = to_input(task, x, m).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             out = net(inp)
         loss = loss_fn(task, out.float(), m, c)
         opt.zero_grad(set_to_none=True)
@@ -194,7 +273,8 @@ def main(argv=None) -> int:
         opt.step()
         losses.append(loss.item())
         step += 1
-        if step % args.eval_every == 0 or step == args.steps:
+        done = step >= args.steps or spent >= 1
+        if step % args.eval_every == 0 or done:
             score = evaluate(task, net, val, device)[metric]
             if score > best:
                 best = score
@@ -210,11 +290,12 @@ def main(argv=None) -> int:
         "name": NAMES[task], "task": task, **spec, "scale": 1, "channels": 3, "autocast": True,
         "title": "Damage segmentation U-Net" if task == "mask" else "Damage repair (inpainting) U-Net",
         "training": {
-            "command": f"make train-damage (python -m engine.training.damage --task {task})",
+            "command": "python -m engine.training.damage " + " ".join(sys.argv[1:] if argv is None else argv),
             "data": f"synthetic damage (engine/training/synth_damage.py) over {len(pictures)} clean pictures "
                     f"from {', '.join(SOURCES)}; every 10th picture held out for validation",
-            "steps": args.steps, "batch": args.batch, "patch": args.patch, "lr": args.lr,
-            "loss": "BCE-with-logits + Dice" if task == "mask" else "L1 inside the hole + 0.1 L1 overall",
+            "steps": step, "batch": args.batch, "patch": args.patch, "lr": args.lr,
+            "loss": "BCE-with-logits + Dice, unsure pixels ignored" if task == "mask"
+                    else "L1 inside the repaired region + 0.1 L1 overall",
             "best_step": best_ckpt["step"], f"val_{metric}_at_export": best_ckpt[metric],
         },
     }

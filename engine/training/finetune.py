@@ -29,24 +29,35 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..device import cpu_has_fast_bf16, resolve_device
+from ..device import resolve_device
 from ..errors import Cancelled, RestoraError
 from ..imageio import load_image, to_uint8
 from ..models import ModelCard, get_card, load_network, user_models_dir
 from ..ops.common import luminance
 from ..types import CancelToken, Progress
-from .common import atomic_torch_save, cosine_lr, export_model
-from .damage import batch_tensors, evaluate, loss_fn, to_input
-from .finetune_data import (METRIC_LABELS, METRICS, TASKS, FinetuneRequest, FinetuneResult, FinetuneStatus,
-                            TrainingPair, check_new_name, find_pairs, split_validation)
+from .common import atomic_torch_save, cosine_lr, export_model, uses_bf16
+from .damage import batch_tensors, evaluate, loss_fn, repair_sample, to_input
+from .finetune_data import (
+    METRIC_LABELS,
+    METRICS,
+    TASKS,
+    FinetuneRequest,
+    FinetuneResult,
+    FinetuneStatus,
+    TrainingPair,
+    check_new_name,
+    find_pairs,
+    split_validation,
+)
 from .restore import evaluate_rmse
-from .synth_damage import damage, holes_mask
+from .synth_damage import damage
 from .synth_docs import degrade
 
 VAL_SIZE = 384           # validation runs on the central square of this side (or the largest that fits)
-LOSSES = {"restore": "L1 + MSE", "mask": "BCE-with-logits + Dice", "repair": "L1 inside the hole + 0.1 L1 overall"}
+LOSSES = {"restore": "L1 + MSE", "mask": "BCE-with-logits + Dice",
+          "repair": "L1 inside the repaired region + 0.1 L1 overall"}
 SYNTHETIC = {"restore": "engine.training.synth_docs.degrade", "mask": "engine.training.synth_damage.damage",
-             "repair": "engine.training.synth_damage.holes_mask"}
+             "repair": "engine.training.damage.repair_sample"}
 
 
 def finetune_dir(name: str) -> Path:
@@ -63,7 +74,7 @@ def check_request(req: FinetuneRequest) -> tuple[ModelCard, list[TrainingPair], 
     if card.task == "restore" and card.params.get("in_channels", 1) != 1:
         raise RestoraError(f"model {card.name!r}: restore models clean the luminance and take one channel")
     if card.task == "repair" and req.degraded_dir is not None:
-        raise RestoraError("a repair model is fine-tuned on clean images only (the holes are synthetic)")
+        raise RestoraError("a repair model is fine-tuned on clean images only (the damage is synthetic)")
     if req.steps < 1 or req.batch < 1 or req.lr <= 0 or not 0 < req.validation_fraction < 1:
         raise RestoraError("steps and batch must be at least 1, the learning rate positive and the "
                            "validation fraction between 0 and 1")
@@ -133,7 +144,8 @@ class _Data:
                 damaged, mask = damage(rng, crops[0])
                 return damaged, mask, crops[0]
             return crops[0], crops[1][..., 0], crops[0]
-        return crops[0], holes_mask(rng, size, size), crops[0]
+        damaged, region = repair_sample(rng, crops[0])
+        return damaged, region.astype(np.float32), crops[0]
 
     def batch(self, rng: np.random.Generator, count: int, size: int, device) -> tuple[torch.Tensor, ...]:
         """(input, mask, target) tensors Bx{C,1,C}xSxS of `count` random samples."""
@@ -149,7 +161,7 @@ class _Data:
         rng = np.random.default_rng(seed)   # clean-only: the same synthetic damage at every validation
         xs, ms, cs = zip(*(self.sample(rng, i, size, centre=True) for i in range(len(self.images))))
         to8 = lambda arrays: np.round(np.stack(arrays) * 255).astype(np.uint8)  # noqa: E731
-        return to8(xs), (np.stack(ms) > 0.5).astype(np.uint8), to8(cs)
+        return to8(xs), np.round(np.stack(ms) * 2).astype(np.uint8), to8(cs)
 
 
 def _network_input(task: str, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
@@ -182,7 +194,6 @@ def _preview(task: str, net, val, device) -> tuple[np.ndarray, np.ndarray]:
     if task == "mask":
         out = torch.sigmoid(out)
     elif task == "repair":
-        x = x * (1 - m) + m                       # the holes shown white
         out = out.clamp(0, 1) * m + c * (1 - m)
     as_image = lambda t: t[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy().astype(np.float32)  # noqa: E731
     return as_image(x), as_image(out)
@@ -199,13 +210,6 @@ def _trainable(card: ModelCard, device: torch.device) -> torch.nn.Module:
     for p in net.parameters():
         p.requires_grad_(True)
     return net.train()
-
-
-def _uses_bf16(device: torch.device) -> bool:
-    """bf16 autocast where the hardware runs it natively (emulated bf16 is slower than fp32)."""
-    if device.type == "cpu":
-        return cpu_has_fast_bf16()
-    return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
 @dataclass
@@ -282,7 +286,7 @@ def finetune(req: FinetuneRequest, cancel: CancelToken | None = None) -> Generat
     eval_every = req.eval_every or max(1, req.steps // 10)
     opt = torch.optim.AdamW(net.parameters(), lr=req.lr, weight_decay=0.0)
     rng = np.random.default_rng(req.seed)
-    use_bf16 = _uses_bf16(device)
+    use_bf16 = uses_bf16(device)
     step = 0
     try:
         while step < req.steps:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..device import resolve_device
 from ..nets import build
-from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint
+from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint, uses_bf16
 from .synth_docs import synth_page
 
 ARCH = {"arch": "unet", "params": {"in_channels": 1, "out_channels": 1, "width": 16, "depth": 4,
@@ -161,7 +161,7 @@ def main(argv=None) -> int:
         print(f"resumed at step {step} (best val RMSE {best:.5f})", file=sys.stderr)
     rng = np.random.default_rng(1000 + step)
     log = CsvLog(run / "log.csv", ["step", "lr", "loss", "val_rmse", "sec_per_step"])
-    use_bf16 = device.type == "cpu"
+    use_bf16 = uses_bf16(device)
     net.train()
     t0, losses = time.time(), []
     while step < args.steps:
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
         x, y = make_batch(rng, real, synth, args.batch, args.patch, args.real_frac)
         x = x.to(device).contiguous(memory_format=torch.channels_last)
         y = y.to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16 or device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             out = net(x)
         out = out.float().clamp(0, 1)
         loss = F.l1_loss(out, y) + F.mse_loss(out, y)

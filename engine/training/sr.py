@@ -25,7 +25,7 @@ from PIL import Image
 
 from ..device import resolve_device
 from ..nets import build
-from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint
+from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint, uses_bf16
 
 FOLDERS = ("T91", "General100", "BSD200")
 ARCH = {"arch": "srgenerator", "params": {"width": 48, "blocks": 8}}
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
         print(f"resumed at step {step} (best val PSNR {best:.3f})", file=sys.stderr)
     rng = np.random.default_rng(2000 + step)
     log = CsvLog(run / "log.csv", ["step", "lr", "loss", "d_loss", "val_psnr", "sec_per_step"])
-    mixed = device.type in ("cpu", "cuda")
+    mixed = uses_bf16(device)
     gen.train()
     t0, losses, d_losses = time.time(), [], []
     while step < args.steps:

@@ -28,25 +28,38 @@ quality 40-95.
 The mask rule
 -------------
 Let `pre` be the composite *before* the global effects, `A = 1 - prod_i(1 - a_i)`
-the union of all layers' alphas, and `change = max_c |pre_c - clean_c|`:
+the union of all layers' alphas, and `change = max_c |pre_c - clean_c|`. The mask
+has three values:
 
-    mask = (A > 0.02) & (change > 0.04)                              [every layer]
-         | (A_tint > 0.02) & (box5(change_tint) > 0.04) & ~covered   [stains, tape]
+    1    visible damage:  (A > 0.02) & (change > VISIBLE_THRESHOLD + texture)
+    0.5  unsure:          faint damage, (A > 0.02) & (change > CHANGE_THRESHOLD = 0.04),
+                          and the 1-pixel ring around visible damage
+    0    untouched
 
-A pixel is marked when something was drawn there AND it changed visibly (more
-than ~10/255 in some channel). For the large translucent tints (stains, tape)
-the visibility is judged on the 5x5 mean of the change they caused
-(`change_tint`, measured right after compositing them, over `A_tint`, their own
-alpha union), so a stain over texture is one solid region rather than salt and
-pepper where its tint is near the threshold; `covered` = a later layer with
-alpha > 0.5 (a hole, an ink blot) painted over the tint there. So:
+VISIBLE_THRESHOLD is 0.10 (25/255); `texture` is the standard deviation of the clean
+picture's luminance over the 5x5 window around the pixel (TEXTURE_WEIGHT = 1): a
+change stands out less in busy texture (contrast masking), so a white speck in
+foliage must be brighter than one on a clear sky to count as visible.
+
+For the large translucent tints (stains, tape) change is judged on the 5x5 mean of
+the change they caused (`change_tint`, measured right after compositing them, over
+their own alpha union), so a stain over texture is one solid region rather than
+salt and pepper where its tint is near a threshold; a later layer with alpha > 0.5
+(a hole, an ink blot) that covers the tint takes its place there.
+
+Why an unsure band: a pixel a stain's rim changed by 5/255, or the anti-aliased
+fringe of a 1-pixel scratch after blur and JPEG, is neither clearly damaged nor
+clearly clean; no detector can place that boundary from the damaged picture
+alone. The training loss and the benchmark's IoU ignore unsure pixels (as the
+PASCAL VOC benchmark ignores its "void" band around object outlines); the
+benchmark also reports the strict IoU that counts them as background. So:
   * no invisible masked pixels: a white scratch over white sky, a cream hole on
     cream paper, a brown stain over a black region are not marked;
-  * no visible damage left out: every pixel the layers changed by more than the
-    threshold is marked, including soft stain rims and anti-aliased line edges;
+  * nothing that changed visibly is left unmarked: every pixel the layers changed
+    by more than CHANGE_THRESHOLD is 0.5 or 1;
   * the global effects (which touch every pixel and are not damage) never
-    change the mask. With `global_effects=False`, every pixel outside the mask
-    differs from `clean` by at most 0.04 in every channel.
+    change the mask. With `global_effects=False`, every pixel where the mask is 0
+    differs from `clean` by at most CHANGE_THRESHOLD in every channel.
 """
 from __future__ import annotations
 
@@ -67,7 +80,9 @@ _SOFT = ("stains", "tape")          # large translucent tints, composited first
 # missing paper (holes, torn edges) replaces everything
 _ORDER = ("stains", "tape", "creases", "cracks", "scratches", "ink", "dust", "holes", "torn")
 P_CLEAN = 0.05            # fraction of images left undamaged (empty mask)
-CHANGE_THRESHOLD = 0.04   # visible change that puts a pixel in the mask
+CHANGE_THRESHOLD = 0.04   # any change above this is damage, at least "unsure" (0.5)
+VISIBLE_THRESHOLD = 0.10  # a change above this (plus the local texture) is visible damage (1)
+TEXTURE_WEIGHT = 1.0      # ... times the local standard deviation of the clean luminance
 ALPHA_FLOOR = 0.02        # ... and only where a layer drew something
 SOFT_BOX = 5              # window of the local mean change for the translucent tints
 SS = 2                    # supersampling of the drawn layers
@@ -118,6 +133,13 @@ def _box_mean(x: np.ndarray, k: int) -> np.ndarray:
     c = np.pad(p.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     h, w = x.shape
     return ((c[k:k + h, k:k + w] - c[:h, k:k + w] - c[k:k + h, :w] + c[:h, :w]) / (k * k)).astype(np.float32)
+
+
+def _grow(m: np.ndarray) -> np.ndarray:
+    """A boolean mask grown by one pixel (3x3 neighbourhood)."""
+    p = np.pad(m, 1)
+    h, w = m.shape
+    return np.logical_or.reduce([p[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)])
 
 
 def _knots(rng: np.random.Generator, n: int, k: int, lo: float, hi: float) -> np.ndarray:
@@ -510,10 +532,11 @@ def damage(rng: np.random.Generator, clean: np.ndarray, *, global_effects: bool 
            kinds: tuple[str, ...] | list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Damage a clean HxWx3 float32 image in [0, 1].
 
-    Returns (damaged HxWx3 float32 in [0, 1], mask HxW float32 in {0, 1}); see the
-    module docstring for the mask rule. `kinds` forces a set of damage kinds (names
-    in KINDS; () = none); by default a random subset is drawn, none P_CLEAN of the
-    time. `global_effects=False` skips blur/noise/JPEG (for tests and inspection).
+    Returns (damaged HxWx3 float32 in [0, 1], mask HxW float32 in {0, 0.5, 1}:
+    1 = visible damage, 0.5 = unsure); see the module docstring for the mask rule.
+    `kinds` forces a set of damage kinds (names in KINDS; () = none); by default a
+    random subset is drawn, none P_CLEAN of the time. `global_effects=False` skips
+    blur/noise/JPEG (for tests and inspection).
     """
     clean = np.asarray(clean, dtype=np.float32)
     if clean.ndim != 3 or clean.shape[2] != 3:
@@ -527,24 +550,30 @@ def damage(rng: np.random.Generator, clean: np.ndarray, *, global_effects: bool 
     clean = np.clip(clean, 0, 1)
     img = clean.copy()
     union = np.zeros((h, w), np.float32)
-    soft_vis = None
+    soft_box = None
     for kind in _ORDER:
         if kind in kinds:
             for a, add, mul in _DRAW[kind](rng, h, w):
                 _composite(img, union, a, add, mul)
         if kind == _ORDER[len(_SOFT) - 1] and union.any():
             # translucent tints: visibility judged on the local mean change (one solid region)
-            soft = np.abs(img - clean).max(axis=2)
-            soft_vis = (_box_mean(soft, SOFT_BOX) > CHANGE_THRESHOLD) & (union > ALPHA_FLOOR)
+            soft_box = _box_mean(np.abs(img - clean).max(axis=2), SOFT_BOX)
             union_soft = union.copy()
     img = np.clip(img, 0, 1)
     change = np.abs(img - clean).max(axis=2)
-    mask = (union > ALPHA_FLOOR) & (change > CHANGE_THRESHOLD)
-    if soft_vis is not None:
+    drawn = union > ALPHA_FLOOR
+    lum = clean.mean(axis=2)
+    mean = _box_mean(lum, 5)
+    texture = np.sqrt(np.maximum(_box_mean(lum * lum, 5) - mean * mean, 0))
+    visible = drawn & (change > VISIBLE_THRESHOLD + TEXTURE_WEIGHT * texture)
+    faint = drawn & (change > CHANGE_THRESHOLD)
+    if soft_box is not None:
         # ... unless a later opaque layer (a hole, ink) replaced the tint there
-        covered_later = (1 - union) < 0.5 * (1 - union_soft)
-        mask |= soft_vis & ~covered_later
-    mask = mask.astype(np.float32)
+        tint = union_soft > ALPHA_FLOOR
+        tint &= ~((1 - union) < 0.5 * (1 - union_soft))
+        visible |= tint & (soft_box > VISIBLE_THRESHOLD)
+        faint |= tint & (soft_box > CHANGE_THRESHOLD)
+    mask = np.where(visible, 1.0, np.where(faint | _grow(visible), 0.5, 0.0)).astype(np.float32)
     if global_effects:
         img = _global_effects(rng, img)
     return img.astype(np.float32), mask
@@ -601,3 +630,15 @@ def holes_mask(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         if merged.mean() <= 0.3:
             mask = merged
     return mask.astype(np.float32)
+
+
+def old_photo(rng: np.random.Generator, clean: np.ndarray,
+              kinds: tuple[str, ...] = ("scratches", "dust", "creases", "stains", "cracks", "torn"),
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An old-photo-like example for figures and screenshots: the clean HxWx3 picture
+    toned sepia and faded, then damaged. Returns (toned original, damaged, mask)."""
+    lum = np.asarray(clean, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    toned = 0.1 + 0.8 * lum[..., None] * np.array([1.0, 0.86, 0.66], np.float32) + np.array([0.04, 0.03, 0.0])
+    toned = np.clip(toned, 0, 1).astype(np.float32)
+    damaged, mask = damage(rng, toned, kinds=kinds)
+    return toned, damaged, mask
