@@ -58,3 +58,19 @@ def test_broken_card_is_reported_not_fatal(user_dir):
 def test_card_records_sha256(user_dir):
     raw = json.loads((user_dir / "models" / "test-sr-x4.json").read_text())
     assert raw["sha256"] == models.sha256_file(user_dir / "models" / "test-sr-x4.safetensors")
+
+
+def test_export_keeps_values_beyond_fp16_range(tmp_path):
+    """Weights ship as fp16, but a batch-norm variance over 65504 must not turn into inf."""
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.training.common import export_model
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4)).eval()
+    net[1].running_var.copy_(torch.tensor([1.0, 2.0, 4e5, 1e6]))
+    card = {"name": "wide", "task": "mask", "arch": "unet", "params": {}, "scale": 1, "channels": 3}
+    tensors = load_file(str(export_model(net, tmp_path, card)))
+    assert tensors["0.weight"].dtype == torch.float16
+    assert tensors["1.running_var"].dtype == torch.float32
+    assert torch.equal(tensors["1.running_var"], net[1].running_var)

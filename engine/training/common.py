@@ -74,13 +74,22 @@ class CsvLog:
               f"t={time.time() - self.t0:.0f}s", file=sys.stderr, flush=True)
 
 
+def _compact(t: torch.Tensor) -> torch.Tensor:
+    """fp16 for a float tensor that fits (weights); fp32 for one that would overflow (a
+    batch-norm running variance can exceed fp16's 65504)."""
+    if not t.is_floating_point():
+        return t
+    half = t.half()
+    return half if torch.isfinite(half).all() else t.float()
+
+
 def export_model(model: torch.nn.Module, out_dir: str | os.PathLike, card: dict) -> Path:
     """Write `NAME.safetensors` (fp16) and `NAME.json` (card + sha256) into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = card["name"]
     weights = out_dir / f"{name}.safetensors"
-    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous().cpu()
+    tensors = {k: _compact(v).contiguous().cpu()
                for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     tmp = weights.with_name(f".{weights.name}.tmp")
     save_file(tensors, str(tmp), metadata={"name": name})
