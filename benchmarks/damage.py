@@ -7,7 +7,9 @@ known true mask over every validation picture of engine/training/damage.py.
   neither way, as PASCAL VOC's void band; the strict IoU counts them as clean;
 - repair: PSNR inside the true mask for the repair U-Net with the true mask, end to
   end (the predicted mask), and OpenCV's Telea inpainting given the true mask;
-- seconds per megapixel for detection and repair on this machine.
+- seconds per megapixel for detection and repair on this machine;
+- masks again on the same pictures first aged like old prints (toned, faded:
+  engine/training/synth_damage.age), then damaged.
 
 The mask and end-to-end numbers are measured when a damage detector is installed.
 
@@ -25,7 +27,7 @@ import engine
 from engine.errors import ModelNotInstalledError
 from engine.jobs import run_job
 from engine.training.damage import load_rgb, picture_paths
-from engine.training.synth_damage import damage, old_photo
+from engine.training.synth_damage import age, damage, old_photo
 from engine.types import Image, MaskRequest, RepairRequest, RunOptions
 
 CPU = RunOptions(device="cpu")
@@ -120,6 +122,13 @@ def main() -> int:
         if has_mask:
             e2e = run_job(engine.repair(image, RepairRequest(options=CPU), pred)).pixels
             p_e2e.append(psnr_in(truth, e2e, clean))
+    aged_ious = []
+    for clean_u8 in pictures if has_mask else []:
+        damaged, labels = damage(rng, age(rng, clean_u8.astype(np.float32) / 255))
+        pred = run_job(engine.detect_damage(Image(pixels=damaged), MaskRequest(options=CPU)))
+        g, p = labels == 1, (pred > 0.5) & (labels != 0.5)
+        u = int((p | g).sum())
+        aged_ious.append((p & g).sum() / u if u else 1.0)
     res = {
         "images": len(pictures),
         "psnr_hole_repair_true_mask": float(np.mean(p_model)),
@@ -131,6 +140,7 @@ def main() -> int:
             "iou_damage_pooled": inter / max(union, 1),
             "iou_damage_mean_per_image": float(np.mean(ious)),
             "iou_damage_strict_mean_per_image": float(np.mean(strict)),
+            "iou_damage_aged_mean_per_image": float(np.mean(aged_ious)),
             "miou_two_class": 0.5 * (inter / max(union, 1) + tn / max(tn + fp + fn, 1)),
             "f1_damage": 2 * tp / max(2 * tp + fp + fn, 1),
             "psnr_hole_repair_end_to_end": float(np.mean(p_e2e)),
@@ -141,6 +151,8 @@ def main() -> int:
                                         ["strict damage IoU, unsure = clean (mean per image)",
                                          res["iou_damage_strict_mean_per_image"]],
                                         ["mean IoU (damage + background)", res["miou_two_class"]],
+                                        ["damage IoU on aged prints (mean per image)",
+                                         res["iou_damage_aged_mean_per_image"]],
                                         ["F1", res["f1_damage"]]])
         print()
     print_table(["repair, PSNR inside the true mask", "dB"], [

@@ -137,3 +137,16 @@ def test_holes_mask_coverage(h, w):
         covs.append(m.mean())
     assert min(covs) >= 0.01 and max(covs) <= 0.30
     assert max(covs) - min(covs) > 0.02          # coverage varies between masks
+
+
+def test_ageing_drains_colour_and_fades_without_damage():
+    rng = np.random.default_rng(9)
+    clean = _clean(rng, 64, 80)
+    for _ in range(6):
+        aged = sd.age(rng, clean)
+        assert aged.shape == clean.shape and aged.dtype == np.float32
+        assert 0 <= aged.min() and aged.max() <= 1
+        chroma = lambda x: np.abs(x - x.mean(axis=2, keepdims=True)).mean()  # noqa: E731
+        assert chroma(aged) < chroma(clean)                         # colour drained towards a tone
+        assert aged.max() - aged.min() < clean.max() - clean.min()  # and faded
+    assert np.array_equal(sd.age(np.random.default_rng(1), clean), sd.age(np.random.default_rng(1), clean))

@@ -3,7 +3,8 @@
     python -m engine.training.damage --task mask     # segmentation U-Net (BCE + Dice)
     python -m engine.training.damage --task repair   # repair U-Net (damaged image + mask -> clean)
 
-Clean pictures: T91, General100, BSD200 and the clean document pages. Every 10th
+Clean pictures: T91, General100, BSD200 and the clean document pages, P_AGED of
+the crops first aged like an old print (synth_damage.age: toned, faded). Every 10th
 picture (by sorted path) is held out for validation and never trained on; the
 validation set is a fixed, seeded set of damaged crops of those pictures.
 Resumable: re-running continues from runs/<task>/last.pt.
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 from ..device import resolve_device
 from ..nets import build
 from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint, uses_bf16
-from .synth_damage import damage, holes_mask
+from .synth_damage import age, damage, holes_mask
 
 SOURCES = ("sr/T91", "sr/General100", "sr/BSD200", "docs/dirty/train_cleaned")
 ARCH = {
@@ -40,6 +41,7 @@ ARCH = {
     "repair": {"arch": "fillunet", "params": {"width": 16, "depth": 4, "max_width": 256, "norm": "batch"}},
 }
 NAMES = {"mask": "damage-unet", "repair": "repair-unet"}
+P_AGED = 0.35       # share of clean crops first aged (toned, faded) like an old print
 
 
 def picture_paths(datasets: Path) -> tuple[list[Path], list[Path]]:
@@ -95,6 +97,8 @@ def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str):
     t0 = time.time()
     for i in range(n):
         clean = _crop(rng, pictures[int(rng.integers(len(pictures)))], size)
+        if rng.random() < P_AGED:
+            clean = np.round(age(rng, clean.astype(np.float32) / 255) * 255).astype(np.uint8)
         if task == "mask":
             damaged, mask = damage(rng, clean.astype(np.float32) / 255)
             ms[i] = np.round(mask * 2)

@@ -632,6 +632,32 @@ def holes_mask(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return mask.astype(np.float32)
 
 
+TONES = np.array([[1.0, 0.86, 0.66],     # sepia
+                  [1.0, 0.94, 0.80],     # warm paper
+                  [1.0, 1.0, 1.0],       # neutral grey
+                  [0.80, 0.92, 1.05]],   # cool (cyanotype-like)
+                 np.float32)
+
+
+def age(rng: np.random.Generator, clean: np.ndarray) -> np.ndarray:
+    """A clean HxWx3 picture as an old print looks before any damage: colour drained
+    towards a monochrome tone, faded (blacks lifted, whites dimmed), sometimes a
+    vignette. It is the picture, not damage: nothing here is marked in a mask."""
+    clean = np.asarray(clean, np.float32)
+    h, w = clean.shape[:2]
+    lum = clean @ np.array([0.299, 0.587, 0.114], np.float32)
+    tone = TONES[int(rng.integers(len(TONES)))] * rng.uniform(0.97, 1.03, 3).astype(np.float32)
+    drain = rng.uniform(0.5, 1.0)
+    img = (1 - drain) * clean + drain * lum[..., None] * tone
+    lo, hi = rng.uniform(0.0, 0.18), rng.uniform(0.78, 1.0)
+    img = lo + (hi - lo) * img
+    if rng.random() < 0.4:
+        y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+        r2 = ((y / h - 0.5) ** 2 + (x / w - 0.5) ** 2) * 2
+        img = img * (1 - rng.uniform(0.1, 0.4) * r2)[..., None]
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
 def old_photo(rng: np.random.Generator, clean: np.ndarray,
               kinds: tuple[str, ...] = ("scratches", "dust", "creases", "stains", "cracks", "torn"),
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
