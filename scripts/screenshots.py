@@ -189,9 +189,9 @@ def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch:
     save("3-mask.png")
 
     window.brush_tool_action.trigger()
-    paint([((0.15, 0.55), (0.32, 0.50), (0.45, 0.58))])
     window.panel.set_brush_size(max(8, round(w / 20)))
-    QTest.mouseMove(port, viewport_point(0.52 * w, 0.62 * h))  # the brush outline, where a stroke goes on
+    paint([((0.01, y), (0.5, y), (0.99, y)) for y in (0.935, 0.975)])  # the torn edge, which detection only outlines
+    QTest.mouseMove(port, viewport_point(0.55 * w, 0.85 * h))  # the brush outline, where a stroke goes on
     save("4-brush.png")
 
     window.pan_tool_action.trigger()
