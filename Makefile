@@ -49,6 +49,8 @@ train-restore: $(STAMP) fonts
 	$(PY) -m engine.training.restore --data $(DOCS) --run runs/restore-ft --init runs/restore/best.pt \
 		--real-frac 1.0 --patch 256 --batch 8 --lr 3e-4 --steps 2000
 
+# A short CPU run; the shipped weights were trained on a GPU with scripts/train_damage_gpu.sh
+# (pictures packed by scripts/pack_pictures.py), the detector then fine-tuned: see their cards.
 train-damage: $(STAMP) fonts
 	$(PY) -m engine.training.damage --task mask
 	$(PY) -m engine.training.damage --task repair
