@@ -1,5 +1,6 @@
 """Damage benchmark on held-out pictures (never trained on): synthetic damage with a
-known true mask over every validation picture of engine/training/damage.py.
+known true mask over every validation picture of engine/training/damage.py, each
+damaged `--draws` times (3) with different damage.
 
 - masks: IoU of the damage class (the mean per image, and pooled over all pixels),
   the two-class mean IoU, and F1. The generator's "unsure" pixels (faint change
@@ -80,9 +81,10 @@ def figure(path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-card", action="store_true")
+    ap.add_argument("--draws", type=int, default=3, help="damaged versions of each picture (steadier means)")
     args = ap.parse_args()
     _, val_paths = picture_paths(DATASETS)
-    pictures = load_rgb(val_paths, 64)
+    pictures = [p for p in load_rgb(val_paths, 64) for _ in range(args.draws)]
     rng = np.random.default_rng(2024)
     try:
         engine.get_card(MaskRequest().model)
