@@ -26,6 +26,7 @@ from common import DATASETS, ROOT, print_table, update_card, write_result
 
 import engine
 from engine.errors import ModelNotInstalledError
+from engine.imageio import to_uint8
 from engine.jobs import run_job
 from engine.training.damage import load_rgb, picture_paths
 from engine.training.synth_damage import age, damage, old_photo
@@ -42,11 +43,16 @@ def psnr_in(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
     return 10 * np.log10(1 / max(mse, 1e-10))
 
 
+def iou(pred: np.ndarray, truth: np.ndarray) -> float:
+    """IoU of two boolean masks; both empty counts as 1."""
+    u = int((pred | truth).sum())
+    return int((pred & truth).sum()) / u if u else 1.0
+
+
 def telea(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     import cv2
 
-    u8 = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-    out = cv2.inpaint(u8, (mask > 0.5).astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    out = cv2.inpaint(to_uint8(img), (mask > 0.5).astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
     return out.astype(np.float32) / 255
 
 
@@ -71,7 +77,7 @@ def figure(path) -> None:
     draw = ImageDraw.Draw(sheet)
     for i, (name, img) in enumerate(panels):
         x, y = (i % 2) * (w + 4), (i // 2) * (h + label + 4)
-        sheet.paste(PILImage.fromarray(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)), (x, y + label))
+        sheet.paste(PILImage.fromarray(to_uint8(img)), (x, y + label))
         draw.text((x + 4, y + 3), name, fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, quality=92)
@@ -105,15 +111,13 @@ def main() -> int:
             t = time.perf_counter()
             pred = run_job(engine.detect_damage(image, MaskRequest(options=CPU)))
             t_mask += time.perf_counter() - t
-            p = pred > 0.5
-            u = int((p | g).sum())
-            strict.append((p & g).sum() / u if u else 1.0)
-            p = p & ~unsure
-            i, u = int((p & g).sum()), int((p | g).sum())
-            inter, union = inter + i, union + u
+            strict.append(iou(pred > 0.5, g))
+            p = (pred > 0.5) & ~unsure
+            ious.append(iou(p, g))
+            i = int((p & g).sum())
+            inter, union = inter + i, union + int((p | g).sum())
             tp, fp, fn = tp + i, fp + int((p & ~g).sum()), fn + int((~p & g).sum())
             tn += int((~p & ~g & ~unsure).sum())
-            ious.append(i / u if u else 1.0)
         if not g.any():
             continue
         t = time.perf_counter()
@@ -128,9 +132,7 @@ def main() -> int:
     for clean_u8 in pictures if has_mask else []:
         damaged, labels = damage(rng, age(rng, clean_u8.astype(np.float32) / 255))
         pred = run_job(engine.detect_damage(Image(pixels=damaged), MaskRequest(options=CPU)))
-        g, p = labels == 1, (pred > 0.5) & (labels != 0.5)
-        u = int((p | g).sum())
-        aged_ious.append((p & g).sum() / u if u else 1.0)
+        aged_ious.append(iou((pred > 0.5) & (labels != 0.5), labels == 1))
     res = {
         "images": len(pictures),
         "psnr_hole_repair_true_mask": float(np.mean(p_model)),

@@ -83,11 +83,12 @@ def make_old_photo(path: Path) -> Path:
     import numpy as np
     from PIL import Image
 
+    from engine.imageio import to_uint8
     from engine.training.synth_damage import old_photo
 
     clean = np.asarray(Image.open(DEFAULT_OLD).convert("RGB"), np.float32) / 255
     _, damaged, _ = old_photo(np.random.default_rng(3), clean)
-    Image.fromarray(np.round(damaged * 255).astype(np.uint8)).save(path)
+    Image.fromarray(to_uint8(damaged)).save(path)
     return path
 
 
