@@ -446,8 +446,11 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     """Float [0, 1] -> uint8: clip, scale by 255, round half up; NaN becomes 0 (uint8 passes through)."""
     if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8:
         return pixels
-    x = np.nan_to_num(np.asarray(pixels, dtype=np.float32), nan=0.0)
-    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    scaled = np.multiply(pixels, 255.0, dtype=np.float32)     # one temporary, worked in place
+    scaled += 0.5
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    np.nan_to_num(scaled, copy=False)
+    return scaled.astype(np.uint8)
 
 
 def to_uint16(pixels: np.ndarray) -> np.ndarray:

@@ -6,8 +6,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 import engine
-from gui.canvas.convert import (DisplayCache, MaskOverlay, array_to_qimage, difference_qimage,
-                                qimage_to_array, to_uint8)
+from gui.canvas.convert import DisplayCache, MaskOverlay, array_to_qimage, difference_qimage, qimage_to_array
 
 
 def _levels(shape, seed=0):
@@ -55,12 +54,6 @@ def test_alpha_round_trip(channels):
     np.testing.assert_array_equal(back_alpha, alpha)
     expected = np.repeat(pixels, 3, axis=2) if channels == 1 else pixels
     np.testing.assert_array_equal(back, expected)
-
-
-def test_floats_are_clipped_and_rounded():
-    pixels = np.array([[[-0.5, 0.5, 1.7]]], np.float32)
-    assert to_uint8(pixels).tolist() == [[[0, 128, 255]]]
-    assert to_uint8(np.array([np.nan], np.float32)).tolist() == [0]
 
 
 def test_odd_width_rows_are_not_sheared():

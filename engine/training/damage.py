@@ -187,7 +187,9 @@ def loss_fn(task: str, out, m, c):
 @torch.inference_mode()
 def evaluate(task: str, net, val, device) -> dict:
     """mask: mean IoU per image over the pixels that are not unsure (an empty truth and
-    an empty prediction count as 1); repair: PSNR inside the region."""
+    an empty prediction count as 1); repair: PSNR inside the region. Leaves the network in
+    the mode it found it in."""
+    was_training = net.training
     net.eval()
     xs, ms, cs = val
     scores = []
@@ -204,7 +206,7 @@ def evaluate(task: str, net, val, device) -> dict:
             fix = out.clamp(0, 1)
             se = ((fix - c) ** 2 * m).sum((1, 2, 3)) / (m.sum((1, 2, 3)) * 3).clamp(min=1)
             scores += (10 * torch.log10(1 / se.clamp(min=1e-10)))[m.sum((1, 2, 3)) > 0].tolist()
-    net.train()
+    net.train(was_training)
     return {"iou" if task == "mask" else "psnr_hole": float(np.mean(scores))}
 
 

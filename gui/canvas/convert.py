@@ -17,20 +17,11 @@ import weakref
 import numpy as np
 from PySide6.QtGui import QImage
 
+from engine import to_uint8
+
 # byte offsets of red, green, blue and alpha inside a 32-bit (A)RGB32 pixel in memory
 R, G, B, A = (2, 1, 0, 3) if sys.byteorder == "little" else (1, 2, 3, 0)
 CHUNK_ROWS = 256   # convert this many rows at a time: small temporaries even for huge images
-
-
-def to_uint8(values: np.ndarray) -> np.ndarray:
-    """Float [0, 1] -> uint8, clipped and rounded; NaN becomes 0 (uint8 passes through)."""
-    if values.dtype == np.uint8:
-        return values
-    scaled = np.multiply(values, 255.0, dtype=np.float32)
-    scaled += 0.5
-    np.clip(scaled, 0.0, 255.0, out=scaled)
-    np.nan_to_num(scaled, copy=False)
-    return scaled.astype(np.uint8)
 
 
 def _blank(width: int, height: int, fmt: QImage.Format) -> tuple[QImage, np.ndarray]:
