@@ -10,7 +10,9 @@ damaged `--draws` times (3) with different damage.
   end (the predicted mask), and OpenCV's Telea inpainting given the true mask;
 - seconds per megapixel for detection and repair on this machine;
 - masks again on the same pictures first aged like old prints (toned, faded:
-  engine/training/synth_damage.age), then damaged.
+  engine/training/synth_damage.age), then damaged;
+- per damage kind: IoU pooled over the pictures each damaged with that kind alone;
+- false alarms: the share of an undamaged picture the detector marks (plain and aged).
 
 The mask and end-to-end numbers are measured when a damage detector is installed.
 
@@ -29,7 +31,7 @@ from engine.errors import ModelNotInstalledError
 from engine.imageio import to_uint8
 from engine.jobs import run_job
 from engine.training.damage import load_rgb, picture_paths
-from engine.training.synth_damage import age, damage, old_photo
+from engine.training.synth_damage import KINDS, age, damage, old_photo
 from engine.types import Image, MaskRequest, RepairRequest, RunOptions
 
 CPU = RunOptions(device="cpu")
@@ -47,6 +49,15 @@ def iou(pred: np.ndarray, truth: np.ndarray) -> float:
     """IoU of two boolean masks; both empty counts as 1."""
     u = int((pred | truth).sum())
     return int((pred & truth).sum()) / u if u else 1.0
+
+
+def detect(pixels: np.ndarray) -> np.ndarray:
+    """The shipped detector's 0/1 mask through the product op."""
+    return run_job(engine.detect_damage(Image(pixels=pixels), MaskRequest(options=CPU)))
+
+
+def _rounded(v):
+    return {k: round(x, 4) for k, x in v.items()} if isinstance(v, dict) else round(v, 4)
 
 
 def telea(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -67,7 +78,7 @@ def figure(path) -> None:
 
     clean = np.asarray(PILImage.open(FIGURE_PICTURE).convert("RGB"), np.float32) / 255
     toned, damaged, _ = old_photo(np.random.default_rng(7), clean)
-    mask = run_job(engine.detect_damage(Image(pixels=damaged), MaskRequest(options=CPU)))
+    mask = detect(damaged)
     fixed = run_job(engine.repair(Image(pixels=damaged), RepairRequest(options=CPU), mask)).pixels
     overlay = np.where(mask[..., None] > 0.5, 0.35 * damaged + 0.65 * np.array([1.0, 0.1, 0.1]), damaged)
     panels = [("damaged", damaged), ("detected damage", overlay), ("repaired", fixed), ("original", toned)]
@@ -109,7 +120,7 @@ def main() -> int:
         truth = g.astype(np.float32)
         if has_mask:
             t = time.perf_counter()
-            pred = run_job(engine.detect_damage(image, MaskRequest(options=CPU)))
+            pred = detect(damaged)
             t_mask += time.perf_counter() - t
             strict.append(iou(pred > 0.5, g))
             p = (pred > 0.5) & ~unsure
@@ -131,8 +142,20 @@ def main() -> int:
     aged_ious = []
     for clean_u8 in pictures if has_mask else []:
         damaged, labels = damage(rng, age(rng, clean_u8.astype(np.float32) / 255))
-        pred = run_job(engine.detect_damage(Image(pixels=damaged), MaskRequest(options=CPU)))
+        pred = detect(damaged)
         aged_ious.append(iou((pred > 0.5) & (labels != 0.5), labels == 1))
+    per_kind, false_alarm = {}, {}
+    if has_mask:
+        once = pictures[::args.draws]
+        for kind in KINDS:
+            inter_k = union_k = 0
+            for clean_u8 in once:
+                damaged, labels = damage(rng, clean_u8.astype(np.float32) / 255, kinds=(kind,))
+                p, g = (detect(damaged) > 0.5) & (labels != 0.5), labels == 1
+                inter_k, union_k = inter_k + int((p & g).sum()), union_k + int((p | g).sum())
+            per_kind[kind] = inter_k / max(union_k, 1)
+        for name, prep in (("plain", lambda c: c), ("aged", lambda c: age(rng, c))):
+            false_alarm[name] = float(np.mean([detect(prep(c.astype(np.float32) / 255)).mean() for c in once]))
     res = {
         "images": len(pictures),
         "psnr_hole_repair_true_mask": float(np.mean(p_model)),
@@ -147,6 +170,9 @@ def main() -> int:
             "iou_damage_aged_mean_per_image": float(np.mean(aged_ious)),
             "miou_two_class": 0.5 * (inter / max(union, 1) + tn / max(tn + fp + fn, 1)),
             "f1_damage": 2 * tp / max(2 * tp + fp + fn, 1),
+            "iou_damage_pooled_per_kind": per_kind,
+            "false_alarm_share_clean": false_alarm["plain"],
+            "false_alarm_share_clean_aged": false_alarm["aged"],
             "psnr_hole_repair_end_to_end": float(np.mean(p_e2e)),
             "cpu_s_per_mp_mask": t_mask / (pixels / 1e6),
         })
@@ -157,7 +183,12 @@ def main() -> int:
                                         ["mean IoU (damage + background)", res["miou_two_class"]],
                                         ["damage IoU on aged prints (mean per image)",
                                          res["iou_damage_aged_mean_per_image"]],
-                                        ["F1", res["f1_damage"]]])
+                                        ["F1", res["f1_damage"]],
+                                        ["undamaged pictures: share marked", res["false_alarm_share_clean"]],
+                                        ["undamaged aged pictures: share marked",
+                                         res["false_alarm_share_clean_aged"]]])
+        print()
+        print_table(["damage kind alone", "IoU (pooled)"], [[k, v] for k, v in per_kind.items()])
         print()
     print_table(["repair, PSNR inside the true mask", "dB"], [
         ["repair-unet, true mask", res["psnr_hole_repair_true_mask"]],
@@ -173,8 +204,8 @@ def main() -> int:
     if not args.no_card:
         cmd = "python benchmarks/damage.py"
         if has_mask:
-            update_card("damage-unet", {k: round(v, 4) for k, v in res.items()
-                                        if k.startswith(("iou", "miou", "f1", "cpu_s_per_mp_mask"))},
+            update_card("damage-unet", {k: _rounded(v) for k, v in res.items()
+                                        if k.startswith(("iou", "miou", "f1", "false_alarm", "cpu_s_per_mp_mask"))},
                         {"damage IoU": round(res["iou_damage_mean_per_image"], 3),
                          "F1": round(res["f1_damage"], 3)}, cmd)
         update_card("repair-unet", {k: round(v, 4) for k, v in res.items()

@@ -61,3 +61,13 @@ def test_training_exports_a_model_and_resumes(datasets, tmp_path, task, workers)
     assert damage_training.main([*args, "--steps", "4"]) == 0     # resumes at step 3
     log = (run / "log.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in log[1:]] == ["2", "3", "4"]
+
+
+def test_width_and_depth_options_reach_the_card(datasets, tmp_path):
+    export = tmp_path / "export"
+    assert damage_training.main(["--task", "mask", "--datasets", str(datasets), "--run", str(tmp_path / "run"),
+                                 "--export", str(export), "--steps", "1", "--batch", "2", "--patch", "64",
+                                 "--pool", "2", "--val", "2", "--device", "cpu", "--width", "8", "--depth", "3"]) == 0
+    card = json.loads((export / "damage-unet.json").read_text())
+    assert card["params"]["width"] == 8 and card["params"]["depth"] == 3
+    assert card["params"]["max_width"] == damage_training.ARCH["mask"]["params"]["max_width"]

@@ -231,6 +231,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--export", default="resources/models")
     ap.add_argument("--init", default=None, help="start from these weights (a checkpoint .pt)")
+    ap.add_argument("--width", type=int, default=None, help="channels at full resolution (default: ARCH's)")
+    ap.add_argument("--depth", type=int, default=None, help="down-sampling levels (default: ARCH's)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -241,7 +243,8 @@ def main(argv=None) -> int:
     pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers)
     val = make_pool(np.random.default_rng(12345), load_rgb(val_paths, 256), args.val, 256, task)
 
-    spec = ARCH[task]
+    sizes = {k: v for k, v in (("width", args.width), ("depth", args.depth)) if v}
+    spec = {"arch": ARCH[task]["arch"], "params": {**ARCH[task]["params"], **sizes}}
     net = build(spec["arch"], **spec["params"]).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     ckpt = load_checkpoint(run / "last.pt")
