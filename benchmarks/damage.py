@@ -16,7 +16,7 @@ damaged `--draws` times (3) with different damage.
 
 The mask and end-to-end numbers are measured when a damage detector is installed.
 
-    python benchmarks/damage.py [--no-card]
+    python benchmarks/damage.py [--no-card] [--trial] [--draws N]
 """
 from __future__ import annotations
 
@@ -97,7 +97,10 @@ def figure(path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--no-card", action="store_true")
+    ap.add_argument("--no-card", action="store_true", help="do not write the numbers into the model cards")
+    ap.add_argument("--trial", action="store_true",
+                    help="only print the numbers (no result file, cards or figure): to compare a candidate "
+                         "installed as a user model, e.g. RESTORA_DATA_DIR=/tmp/try with /tmp/try/models/damage-unet.*")
     ap.add_argument("--draws", type=int, default=3, help="damaged versions of each picture (steadier means)")
     args = ap.parse_args()
     _, val_paths = picture_paths(DATASETS)
@@ -198,6 +201,8 @@ def main() -> int:
     print_table(["speed (CPU)", "s / megapixel"], [
         *([["detect damage", res["cpu_s_per_mp_mask"]]] if has_mask else []),
         ["repair (true mask)", res["cpu_s_per_mp_repair"]]])
+    if args.trial:
+        return 0
     print(f"\nwrote {write_result('damage', res)}")
     if has_mask:
         figure(ROOT / "docs" / "images" / "damage_example.jpg")
