@@ -191,7 +191,7 @@ def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch:
 
     window.brush_tool_action.trigger()
     window.panel.set_brush_size(max(8, round(w / 20)))
-    paint([((0.01, y), (0.5, y), (0.99, y)) for y in (0.935, 0.975)])  # the torn edge, which detection only outlines
+    paint([((0.01, y), (0.5, y), (0.99, y)) for y in (0.935, 0.975)])  # brush strokes along the torn edge
     QTest.mouseMove(port, viewport_point(0.55 * w, 0.85 * h))  # the brush outline, where a stroke goes on
     save("4-brush.png")
 
