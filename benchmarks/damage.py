@@ -28,7 +28,6 @@ from common import DATASETS, ROOT, print_table, update_card, write_result
 
 import engine
 from engine.errors import ModelNotInstalledError
-from engine.imageio import to_uint8
 from engine.jobs import run_job
 from engine.training.damage import load_rgb, picture_paths
 from engine.training.synth_damage import KINDS, age, damage, old_photo
@@ -56,6 +55,11 @@ def detect(pixels: np.ndarray) -> np.ndarray:
     return run_job(engine.detect_damage(Image(pixels=pixels), MaskRequest(options=CPU)))
 
 
+def judged(pred: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, true) damage as boolean masks; the generator's unsure pixels count neither way."""
+    return (pred > 0.5) & (labels != 0.5), labels == 1
+
+
 def _rounded(v):
     return {k: round(x, 4) for k, x in v.items()} if isinstance(v, dict) else round(v, 4)
 
@@ -63,7 +67,7 @@ def _rounded(v):
 def telea(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     import cv2
 
-    out = cv2.inpaint(to_uint8(img), (mask > 0.5).astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    out = cv2.inpaint(engine.to_uint8(img), (mask > 0.5).astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
     return out.astype(np.float32) / 255
 
 
@@ -88,7 +92,7 @@ def figure(path) -> None:
     draw = ImageDraw.Draw(sheet)
     for i, (name, img) in enumerate(panels):
         x, y = (i % 2) * (w + 4), (i // 2) * (h + label + 4)
-        sheet.paste(PILImage.fromarray(to_uint8(img)), (x, y + label))
+        sheet.paste(PILImage.fromarray(engine.to_uint8(img)), (x, y + label))
         draw.text((x + 4, y + 3), name, fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, quality=92)
@@ -104,7 +108,7 @@ def main() -> int:
     ap.add_argument("--draws", type=int, default=3, help="damaged versions of each picture (steadier means)")
     args = ap.parse_args()
     _, val_paths = picture_paths(DATASETS)
-    pictures = [p for p in load_rgb(val_paths, 64) for _ in range(args.draws)]
+    pictures = [c for c in (p.astype(np.float32) / 255 for p in load_rgb(val_paths, 64)) for _ in range(args.draws)]
     rng = np.random.default_rng(2024)
     try:
         engine.get_card(MaskRequest().model)
@@ -114,8 +118,7 @@ def main() -> int:
     inter = union = tp = fp = fn = tn = 0
     ious, strict, p_model, p_e2e, p_telea = [], [], [], [], []
     t_mask = t_repair = pixels = 0.0
-    for clean_u8 in pictures:
-        clean = clean_u8.astype(np.float32) / 255
+    for clean in pictures:
         damaged, labels = damage(rng, clean)
         image = Image(pixels=damaged)
         pixels += labels.size
@@ -143,22 +146,21 @@ def main() -> int:
             e2e = run_job(engine.repair(image, RepairRequest(options=CPU), pred)).pixels
             p_e2e.append(psnr_in(truth, e2e, clean))
     aged_ious = []
-    for clean_u8 in pictures if has_mask else []:
-        damaged, labels = damage(rng, age(rng, clean_u8.astype(np.float32) / 255))
-        pred = detect(damaged)
-        aged_ious.append(iou((pred > 0.5) & (labels != 0.5), labels == 1))
+    for clean in pictures if has_mask else []:
+        damaged, labels = damage(rng, age(rng, clean))
+        aged_ious.append(iou(*judged(detect(damaged), labels)))
     per_kind, false_alarm = {}, {}
     if has_mask:
         once = pictures[::args.draws]
         for kind in KINDS:
             inter_k = union_k = 0
-            for clean_u8 in once:
-                damaged, labels = damage(rng, clean_u8.astype(np.float32) / 255, kinds=(kind,))
-                p, g = (detect(damaged) > 0.5) & (labels != 0.5), labels == 1
+            for clean in once:
+                damaged, labels = damage(rng, clean, kinds=(kind,))
+                p, g = judged(detect(damaged), labels)
                 inter_k, union_k = inter_k + int((p & g).sum()), union_k + int((p | g).sum())
             per_kind[kind] = inter_k / max(union_k, 1)
         for name, prep in (("plain", lambda c: c), ("aged", lambda c: age(rng, c))):
-            false_alarm[name] = float(np.mean([detect(prep(c.astype(np.float32) / 255)).mean() for c in once]))
+            false_alarm[name] = float(np.mean([detect(prep(c)).mean() for c in once]))
     res = {
         "images": len(pictures),
         "psnr_hole_repair_true_mask": float(np.mean(p_model)),

@@ -83,7 +83,7 @@ def make_old_photo(path: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from engine.imageio import to_uint8
+    from engine import to_uint8
     from engine.training.synth_damage import old_photo
 
     clean = np.asarray(Image.open(DEFAULT_OLD).convert("RGB"), np.float32) / 255
