@@ -240,6 +240,8 @@ def main(argv=None) -> int:
     run = Path(args.run or f"runs/{task}")
     train_paths, val_paths = picture_paths(Path(args.datasets))
     pictures = load_rgb(train_paths, args.patch)
+    print(f"training on {len(pictures)} of {len(train_paths)} pictures (the others are smaller than "
+          f"--patch {args.patch})", file=sys.stderr)
     pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers)
     val = make_pool(np.random.default_rng(12345), load_rgb(val_paths, 256), args.val, 256, task)
 
