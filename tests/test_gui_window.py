@@ -33,11 +33,14 @@ def test_fresh_editor_does_not_import_torch(tmp_path):
         w.close()
 
         import gui.app
-        def check():
+        def check():    # as soon as the image is shown (the worker loads torch 500 ms later)
             shown = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible()]
+            if not shown or "page.png" not in shown[0].windowTitle():
+                QTimer.singleShot(10, check)
+                return
             print(shown[0].windowTitle(), "torch" in sys.modules)
             shown[0].close()
-        QTimer.singleShot(300, check)
+        QTimer.singleShot(10, check)
         print("exit", gui.app.run(sys.argv[2]))
     """)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(tmp_path))

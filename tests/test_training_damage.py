@@ -63,6 +63,16 @@ def test_training_exports_a_model_and_resumes(datasets, tmp_path, task, workers)
     assert [row.split(",")[0] for row in log[1:]] == ["2", "3", "4"]
 
 
+def test_a_phase_started_from_another_lists_both_in_its_card(datasets, tmp_path):
+    common = ["--task", "mask", "--datasets", str(datasets), "--batch", "2", "--patch", "64", "--pool", "2",
+              "--val", "2", "--device", "cpu", "--steps", "1", "--export", str(tmp_path / "export")]
+    assert damage_training.main([*common, "--run", str(tmp_path / "a"), "--lr", "1e-3"]) == 0
+    assert damage_training.main([*common, "--run", str(tmp_path / "b"), "--lr", "1e-4",
+                                 "--init", str(tmp_path / "a" / "best.pt")]) == 0
+    card = json.loads((tmp_path / "export" / "damage-unet.json").read_text())
+    assert [phase["lr"] for phase in card["training"]["phases"]] == [1e-3, 1e-4]
+
+
 def test_width_and_depth_options_reach_the_card(datasets, tmp_path):
     export = tmp_path / "export"
     assert damage_training.main(["--task", "mask", "--datasets", str(datasets), "--run", str(tmp_path / "run"),

@@ -1,5 +1,5 @@
-"""Pieces every training loop shares: resumable checkpoints written atomically,
-the learning-rate schedule, a CSV log, and exporting a trained network as a
+"""Pieces every training loop shares: a run folder's resumable checkpoints written
+atomically, the learning-rate schedule, a CSV log, and exporting a trained network as a
 shipped model (fp16 safetensors + model card with the weights' SHA-256)."""
 from __future__ import annotations
 
@@ -36,6 +36,48 @@ def load_checkpoint(path: str | os.PathLike):
     if not path.exists():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class Checkpoints:
+    """A run folder's checkpoints: last.pt holds everything needed to resume (the state of
+    each model and optimiser, the step, the best score); best.pt the best weights so far,
+    their step and scores, and `history`: the settings of every training phase that led
+    to them (the phases of the --init checkpoint, then this one's)."""
+
+    def __init__(self, run: str | os.PathLike, settings: dict, init: str | os.PathLike | None = None):
+        """`init`: a best.pt to start from; its weights are `self.init_model`."""
+        self.run = Path(run)
+        start = load_checkpoint(init) if init else None
+        if init and start is None:
+            raise FileNotFoundError(f"--init {init}: no such checkpoint")
+        self.init_model = start["model"] if start else None
+        self.history = [*(start.get("history", []) if start else []), settings]
+
+    def resume(self, **stateful) -> tuple[int, float] | None:
+        """Load last.pt into the named objects (model=net, opt=optimiser, ...) and return
+        (step, best score); None when the run has not started yet."""
+        ckpt = load_checkpoint(self.run / "last.pt")
+        if ckpt is None:
+            return None
+        for key, obj in stateful.items():
+            obj.load_state_dict(ckpt[key])
+        print(f"resumed {self.run} at step {ckpt['step']} (best {ckpt['best']:.5g})", file=sys.stderr)
+        return ckpt["step"], ckpt["best"]
+
+    def save_last(self, step: int, best: float, **stateful) -> None:
+        atomic_torch_save({**{k: v.state_dict() for k, v in stateful.items()}, "step": step, "best": best},
+                          self.run / "last.pt")
+
+    def save_best(self, model: torch.nn.Module, step: int, **scores) -> None:
+        atomic_torch_save({"model": model.state_dict(), "step": step, **scores, "history": self.history},
+                          self.run / "best.pt")
+
+    def load_best(self, model: torch.nn.Module) -> dict:
+        """Load best.pt's weights into `model`; the checkpoint (step, scores, history)."""
+        ckpt = load_checkpoint(self.run / "best.pt")
+        model.load_state_dict(ckpt["model"])
+        ckpt.setdefault("history", [])          # written before runs kept their phases
+        return ckpt
 
 
 def uses_bf16(device: torch.device) -> bool:

@@ -4,9 +4,10 @@
     python -m engine.training.damage --task repair   # repair U-Net (damaged image + mask -> clean)
 
 Clean pictures: T91, General100, BSD200 and the clean document pages, P_AGED of
-the crops first aged like an old print (synth_damage.age: toned, faded). Every 10th
-picture (by sorted path) is held out for validation and never trained on; the
-validation set is a fixed, seeded set of damaged crops of those pictures.
+them first aged like an old print (synth_damage.age: toned, faded), damaged whole
+and cut into training crops. Every 10th picture (by sorted path) is held out for
+validation and never trained on; the validation set is a fixed, seeded set of
+crops of those pictures, damaged the same way.
 Resumable: re-running continues from runs/<task>/last.pt.
 
 The segmenter learns the generator's visible damage; its "unsure" pixels (faint
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 
 from ..device import resolve_device
 from ..nets import build
-from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint, uses_bf16
+from .common import Checkpoints, CsvLog, cosine_lr, export_model, uses_bf16
 from .synth_damage import age, damage, holes_mask
 
 SOURCES = ("sr/T91", "sr/General100", "sr/BSD200", "docs/dirty/train_cleaned")
@@ -41,7 +42,8 @@ ARCH = {
     "repair": {"arch": "fillunet", "params": {"width": 16, "depth": 4, "max_width": 256, "norm": "batch"}},
 }
 NAMES = {"mask": "damage-unet", "repair": "repair-unet"}
-P_AGED = 0.35       # share of clean crops first aged (toned, faded) like an old print
+P_AGED = 0.35       # share of clean pictures first aged (toned, faded) like an old print
+CROPS_PER_PICTURE = 2   # training crops cut from each damaged picture
 
 
 def picture_paths(datasets: Path) -> tuple[list[Path], list[Path]]:
@@ -66,15 +68,10 @@ def load_rgb(paths: list[Path], min_side: int) -> list[np.ndarray]:
     return out
 
 
-def _crop(rng, img: np.ndarray, size: int) -> np.ndarray:
-    h, w = img.shape[:2]
+def _crop_box(rng, shape, size: int) -> tuple[slice, slice]:
+    h, w = shape[:2]
     y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-    c = img[y:y + size, x:x + size]
-    if rng.random() < 0.5:
-        c = c[:, ::-1]
-    if rng.random() < 0.3:
-        c = np.rot90(c)
-    return np.ascontiguousarray(c)
+    return slice(y, y + size), slice(x, x + size)
 
 
 def repair_sample(rng, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,25 +87,33 @@ def repair_sample(rng, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str):
     """n samples (input uint8 HxWx3, mask uint8 HxW, clean uint8 HxWx3) of synthetic damage;
-    the mask is stored doubled: 0/1/2 = clean/unsure/damaged (task mask), 0/2 = keep/repair."""
+    the mask is stored doubled: 0/1/2 = clean/unsure/damaged (task mask), 0/2 = keep/repair.
+
+    The damage is drawn over the whole picture and then cropped (CROPS_PER_PICTURE crops
+    of `size` from each), so it has the scale it has on a whole photo: the generator
+    sizes holes, stains, tears and creases by the picture's shorter side, and a 128 px
+    crop damaged on its own would only ever see small ones."""
     xs = np.empty((n, size, size, 3), np.uint8)
     ms = np.empty((n, size, size), np.uint8)
     cs = np.empty((n, size, size, 3), np.uint8)
-    t0 = time.time()
-    for i in range(n):
-        clean = _crop(rng, pictures[int(rng.integers(len(pictures)))], size)
+    t0, i = time.time(), 0
+    while i < n:
+        clean = pictures[int(rng.integers(len(pictures)))].astype(np.float32) / 255
         if rng.random() < P_AGED:
-            clean = np.round(age(rng, clean.astype(np.float32) / 255) * 255).astype(np.uint8)
+            clean = age(rng, clean)
         if task == "mask":
-            damaged, mask = damage(rng, clean.astype(np.float32) / 255)
-            ms[i] = np.round(mask * 2)
+            damaged, mask = damage(rng, clean)
+            mask = np.round(mask * 2)
         else:
-            damaged, region = repair_sample(rng, clean.astype(np.float32) / 255)
-            ms[i] = region * 2
-        xs[i] = np.round(damaged * 255)
-        cs[i] = clean
-        if i and i % 1000 == 0:
-            print(f"{task} pool {i}/{n} ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
+            damaged, region = repair_sample(rng, clean)
+            mask = region * 2
+        damaged, clean = (np.round(a * 255).astype(np.uint8) for a in (damaged, clean))
+        for _ in range(min(CROPS_PER_PICTURE, n - i)):
+            box = _crop_box(rng, clean.shape, size)
+            xs[i], ms[i], cs[i] = damaged[box], mask[box], clean[box]
+            i += 1
+            if i % 1000 == 0:
+                print(f"{task} pool {i}/{n} ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
     return xs, ms, cs
 
 
@@ -249,15 +254,10 @@ def main(argv=None) -> int:
     spec = {"arch": ARCH[task]["arch"], "params": {**ARCH[task]["params"], **sizes}}
     net = build(spec["arch"], **spec["params"]).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    ckpt = load_checkpoint(run / "last.pt")
-    step, best = 0, -float("inf")
-    if ckpt:
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        step, best = ckpt["step"], ckpt["best"]
-        print(f"resumed at step {step} (best {best:.4f})", file=sys.stderr)
-    elif args.init:
-        net.load_state_dict(load_checkpoint(Path(args.init))["model"])
+    ckpts = Checkpoints(run, vars(args), args.init)
+    if ckpts.init_model:
+        net.load_state_dict(ckpts.init_model)
+    step, best = ckpts.resume(model=net, opt=opt) or (0, -float("inf"))
     metric = "iou" if task == "mask" else "psnr_hole"
     log = CsvLog(run / "log.csv", ["step", "lr", "loss", metric, "sec_per_step"])
     pool, bf16 = None, uses_bf16(device)
@@ -289,24 +289,24 @@ def main(argv=None) -> int:
             score = evaluate(task, net, val, device)[metric]
             if score > best:
                 best = score
-                atomic_torch_save({"model": net.state_dict(), "step": step, metric: score}, run / "best.pt")
+                ckpts.save_best(net, step, **{metric: score})
             log.write(step=step, lr=lr, loss=float(np.mean(losses)), **{metric: score},
                       sec_per_step=(time.time() - t0) / len(losses))
             losses, t0 = [], time.time()
-            atomic_torch_save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best},
-                              run / "last.pt")
-    best_ckpt = load_checkpoint(run / "best.pt")
-    net.load_state_dict(best_ckpt["model"])
+            ckpts.save_last(step, best, model=net, opt=opt)
+    best_ckpt = ckpts.load_best(net)
     card = {
         "name": NAMES[task], "task": task, **spec, "scale": 1, "channels": 3, "autocast": True,
         "title": "Damage segmentation U-Net" if task == "mask" else "Damage repair (inpainting) U-Net",
         "training": {
             "command": "python -m engine.training.damage " + " ".join(sys.argv[1:] if argv is None else argv),
-            "data": f"synthetic damage (engine/training/synth_damage.py) over {len(pictures)} clean pictures "
-                    f"from {', '.join(SOURCES)}; every 10th picture held out for validation",
+            "data": f"synthetic damage (engine/training/synth_damage.py) over {len(pictures)} whole clean "
+                    f"pictures from {', '.join(SOURCES)}, cut into {args.patch} px crops; every 10th "
+                    f"picture held out for validation",
             "steps": step, "batch": args.batch, "patch": args.patch, "lr": args.lr,
             "loss": "BCE-with-logits + Dice, unsure pixels ignored" if task == "mask"
                     else "L1 inside the repaired region + 0.1 L1 overall",
+            "phases": best_ckpt["history"],
             "best_step": best_ckpt["step"], f"val_{metric}_at_export": best_ckpt[metric],
         },
     }

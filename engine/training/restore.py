@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..device import resolve_device
 from ..nets import build
-from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint, uses_bf16
+from .common import Checkpoints, CsvLog, cosine_lr, export_model, uses_bf16
 from .synth_docs import synth_page
 
 ARCH = {"arch": "unet", "params": {"in_channels": 1, "out_channels": 1, "width": 16, "depth": 4,
@@ -147,18 +147,10 @@ def main(argv=None) -> int:
 
     net = build(ARCH["arch"], **ARCH["params"]).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    ckpt = load_checkpoint(run / "last.pt")
-    step, best = 0, float("inf")
-    history = []
-    if args.init:
-        init = load_checkpoint(args.init)
-        net.load_state_dict(init["model"])
-        history = init.get("history", [])        # the settings of the phases before this one
-    if ckpt:
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        step, best = ckpt["step"], ckpt["best"]
-        print(f"resumed at step {step} (best val RMSE {best:.5f})", file=sys.stderr)
+    ckpts = Checkpoints(run, vars(args), args.init)
+    if ckpts.init_model:
+        net.load_state_dict(ckpts.init_model)
+    step, best = ckpts.resume(model=net, opt=opt) or (0, float("inf"))
     rng = np.random.default_rng(1000 + step)
     log = CsvLog(run / "log.csv", ["step", "lr", "loss", "val_rmse", "sec_per_step"])
     use_bf16 = uses_bf16(device)
@@ -184,15 +176,12 @@ def main(argv=None) -> int:
             rmse = evaluate_rmse(net, *val, device)
             if rmse < best:
                 best = rmse
-                atomic_torch_save({"model": net.state_dict(), "step": step, "val_rmse": rmse,
-                                   "history": history + [vars(args)]}, run / "best.pt")
+                ckpts.save_best(net, step, val_rmse=rmse)
             log.write(step=step, lr=lr, loss=float(np.mean(losses)), val_rmse=rmse,
                       sec_per_step=(time.time() - t0) / len(losses))
             losses, t0 = [], time.time()
-            atomic_torch_save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best},
-                              run / "last.pt")
-    best_ckpt = load_checkpoint(run / "best.pt")
-    net.load_state_dict(best_ckpt["model"])
+            ckpts.save_last(step, best, model=net, opt=opt)
+    best_ckpt = ckpts.load_best(net)
     card = {
         "name": "document-unet", "task": "restore", "title": "Document restoration U-Net",
         **ARCH, "scale": 1, "channels": 1, "autocast": True,

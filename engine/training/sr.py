@@ -25,7 +25,7 @@ from PIL import Image
 
 from ..device import resolve_device
 from ..nets import build
-from .common import CsvLog, atomic_torch_save, cosine_lr, export_model, load_checkpoint, uses_bf16
+from .common import Checkpoints, CsvLog, cosine_lr, export_model, uses_bf16
 
 FOLDERS = ("T91", "General100", "BSD200")
 ARCH = {"arch": "srgenerator", "params": {"width": 48, "blocks": 8}}
@@ -180,23 +180,14 @@ def main(argv=None) -> int:
     params = list(gen.parameters())
     opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.lr, betas=(0.5, 0.99)) if sharp else None
-    step, best, history = 0, -float("inf"), []
-    if args.init:
-        init = load_checkpoint(args.init)
+    ckpts = Checkpoints(run, vars(args), args.init)
+    if ckpts.init_model:
         own = gen.state_dict()
-        usable = {k: v for k, v in init["model"].items() if k in own and own[k].shape == v.shape}
+        usable = {k: v for k, v in ckpts.init_model.items() if k in own and own[k].shape == v.shape}
         gen.load_state_dict(usable, strict=False)
-        history = init.get("history", [])
         print(f"initialised {len(usable)}/{len(own)} tensors from {args.init}", file=sys.stderr)
-    ckpt = load_checkpoint(run / "last.pt")
-    if ckpt:
-        gen.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        if sharp:
-            disc.load_state_dict(ckpt["disc"])
-            opt_d.load_state_dict(ckpt["opt_d"])
-        step, best = ckpt["step"], ckpt["best"]
-        print(f"resumed at step {step} (best val PSNR {best:.3f})", file=sys.stderr)
+    state = dict(model=gen, opt=opt, disc=disc, opt_d=opt_d) if sharp else dict(model=gen, opt=opt)
+    step, best = ckpts.resume(**state) or (0, -float("inf"))
     rng = np.random.default_rng(2000 + step)
     log = CsvLog(run / "log.csv", ["step", "lr", "loss", "d_loss", "val_psnr", "sec_per_step"])
     mixed = uses_bf16(device)
@@ -231,18 +222,13 @@ def main(argv=None) -> int:
             # the sharp variant is kept at its last step: its PSNR is bound to fall a little
             if psnr > best or sharp:
                 best = psnr
-                atomic_torch_save({"model": gen.state_dict(), "step": step, "val_psnr": psnr,
-                                   "history": history + [vars(args)]}, run / "best.pt")
+                ckpts.save_best(gen, step, val_psnr=psnr)
             log.write(step=step, lr=lr, loss=float(np.mean(losses)),
                       d_loss=float(np.mean(d_losses)) if d_losses else "", val_psnr=psnr,
                       sec_per_step=(time.time() - t0) / len(losses))
             losses, d_losses, t0 = [], [], time.time()
-            state = {"model": gen.state_dict(), "opt": opt.state_dict(), "step": step, "best": best}
-            if sharp:
-                state.update(disc=disc.state_dict(), opt_d=opt_d.state_dict())
-            atomic_torch_save(state, run / "last.pt")
-    best_ckpt = load_checkpoint(run / "best.pt")
-    gen.load_state_dict(best_ckpt["model"])
+            ckpts.save_last(step, best, **state)
+    best_ckpt = ckpts.load_best(gen)
     loss_text = ("L1" if not sharp else
                  f"L1 + {args.fm_weight} x discriminator feature matching (L1 between the discriminator's "
                  f"intermediate maps of the output and of the HR picture; no pretrained VGG is available) "
