@@ -3,7 +3,10 @@
 # background processes generating the synthetic damage (pack the pictures first with
 # scripts/pack_pictures.py). Usage: scripts/train_damage_gpu.sh DATA RUNS MINUTES
 # Environment: TASKS (default "mask repair"), WORKERS per task (6), EXTRA arguments for
-# engine.training.damage (e.g. EXTRA="--width 24 --depth 5 --patch 192").
+# engine.training.damage (e.g. EXTRA="--width 24 --depth 5 --patch 256 --crops 4").
+# The damage is drawn over whole pictures, about 13 pictures a second per CPU core: a
+# GPU eats crops faster, so give one task most cores (TASKS=mask WORKERS=14) and cut
+# more crops from each picture (--crops) rather than retrain on a stale pool.
 # Exports into RUNS/export; logs in RUNS/<task>.log; checkpoints in RUNS/<task>/.
 set -u
 DATA=${1:-gpu_data} RUNS=${2:-runs/gpu} MINUTES=${3:-7} PYTHON=${PYTHON:-python3}

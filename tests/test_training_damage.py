@@ -8,7 +8,7 @@ import pytest
 from PIL import Image as PILImage
 
 from engine.training import damage as damage_training
-from engine.training.damage import SOURCES, PoolMaker, load_rgb, picture_paths
+from engine.training.damage import SOURCES, PoolMaker, load_rgb, make_pool, picture_paths
 
 
 @pytest.fixture
@@ -30,6 +30,14 @@ def test_every_tenth_picture_is_held_out(datasets):
     train, val = picture_paths(datasets)
     assert [p.name for p in val] == ["p00.png", "p10.png"] * len(SOURCES)
     assert len(train) == 9 * len(SOURCES) and not set(train) & set(val)
+
+
+def test_crops_are_cut_from_one_damaged_picture_each():
+    pictures = [np.full((96, 96, 3), 5 * i, np.uint8) for i in range(50)]     # one flat colour each
+    _, _, cs = make_pool(np.random.default_rng(0), pictures, 7, 32, "mask", crops=3)
+    colour = [tuple(c[0, 0]) for c in cs]
+    assert colour[0] == colour[1] == colour[2] and colour[3] == colour[4] == colour[5]
+    assert len({colour[0], colour[3], colour[6]}) == 3
 
 
 def test_background_workers_make_the_same_kind_of_pool(datasets):

@@ -43,7 +43,7 @@ ARCH = {
 }
 NAMES = {"mask": "damage-unet", "repair": "repair-unet"}
 P_AGED = 0.35       # share of clean pictures first aged (toned, faded) like an old print
-CROPS_PER_PICTURE = 2   # training crops cut from each damaged picture
+CROPS_PER_PICTURE = 2   # training crops cut from each damaged picture (default of --crops)
 
 
 def picture_paths(datasets: Path) -> tuple[list[Path], list[Path]]:
@@ -85,12 +85,12 @@ def repair_sample(rng, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return damaged, (mask > 0.75 if rng.random() < 0.5 else mask > 0.25)
 
 
-def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str):
+def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, crops: int = CROPS_PER_PICTURE):
     """n samples (input uint8 HxWx3, mask uint8 HxW, clean uint8 HxWx3) of synthetic damage;
     the mask is stored doubled: 0/1/2 = clean/unsure/damaged (task mask), 0/2 = keep/repair.
 
-    The damage is drawn over the whole picture and then cropped (CROPS_PER_PICTURE crops
-    of `size` from each), so it has the scale it has on a whole photo: the generator
+    The damage is drawn over the whole picture and then cropped (`crops` crops of `size`
+    from each), so it has the scale it has on a whole photo: the generator
     sizes holes, stains, tears and creases by the picture's shorter side, and a 128 px
     crop damaged on its own would only ever see small ones."""
     xs = np.empty((n, size, size, 3), np.uint8)
@@ -108,7 +108,7 @@ def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str):
             damaged, region = repair_sample(rng, clean)
             mask = region * 2
         damaged, clean = (np.round(a * 255).astype(np.uint8) for a in (damaged, clean))
-        for _ in range(min(CROPS_PER_PICTURE, n - i)):
+        for _ in range(min(crops, n - i)):
             box = _crop_box(rng, clean.shape, size)
             xs[i], ms[i], cs[i] = damaged[box], mask[box], clean[box]
             i += 1
@@ -121,8 +121,8 @@ _PICTURES: list[np.ndarray] = []     # the training pictures, inherited by forke
 
 
 def _pool_part(job):
-    seed, n, size, task = job
-    return make_pool(np.random.default_rng(seed), _PICTURES, n, size, task)
+    seed, n, size, task, crops = job
+    return make_pool(np.random.default_rng(seed), _PICTURES, n, size, task, crops)
 
 
 class PoolMaker:
@@ -130,9 +130,9 @@ class PoolMaker:
     background processes while the GPU trains on the current one, and swapped in as soon
     as it is ready; without, a new pool is made every `refresh` steps."""
 
-    def __init__(self, pictures, n: int, size: int, task: str, workers: int):
+    def __init__(self, pictures, n: int, size: int, task: str, workers: int, crops: int = CROPS_PER_PICTURE):
         global _PICTURES
-        self.n, self.size, self.task, self.workers = n, size, task, workers
+        self.n, self.size, self.task, self.workers, self.crops = n, size, task, workers, crops
         self.pictures, self.pending = pictures, None
         if workers:     # fork before CUDA starts; the children only run numpy
             _PICTURES = pictures
@@ -140,11 +140,12 @@ class PoolMaker:
 
     def _jobs(self, seed: int):
         k = self.workers
-        return [(seed * 1000 + j, self.n // k + (j < self.n % k), self.size, self.task) for j in range(k)]
+        return [(seed * 1000 + j, self.n // k + (j < self.n % k), self.size, self.task, self.crops)
+                for j in range(k)]
 
     def first(self, seed: int):
         if not self.workers:
-            return make_pool(np.random.default_rng(seed), self.pictures, self.n, self.size, self.task)
+            return make_pool(np.random.default_rng(seed), self.pictures, self.n, self.size, self.task, self.crops)
         pool = self._join(self.procs.map(_pool_part, self._jobs(seed)))
         self.pending = self.procs.map_async(_pool_part, self._jobs(seed + 1))
         return pool
@@ -226,6 +227,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--pool", type=int, default=6000, help="synthetic samples, regenerated each `--refresh` steps")
     ap.add_argument("--refresh", type=int, default=2000)
+    ap.add_argument("--crops", type=int, default=CROPS_PER_PICTURE,
+                    help="training crops cut from each damaged picture (raise it when the generator "
+                         "cannot keep up with a GPU)")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes that generate the next pool while training (for a GPU; 0: none)")
     ap.add_argument("--minutes", type=float, default=0,
@@ -247,7 +251,7 @@ def main(argv=None) -> int:
     pictures = load_rgb(train_paths, args.patch)
     print(f"training on {len(pictures)} of {len(train_paths)} pictures (the others are smaller than "
           f"--patch {args.patch})", file=sys.stderr)
-    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers)
+    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers, args.crops)
     val = make_pool(np.random.default_rng(12345), load_rgb(val_paths, 256), args.val, 256, task)
 
     sizes = {k: v for k, v in (("width", args.width), ("depth", args.depth)) if v}
