@@ -8,6 +8,8 @@
 # GPU eats crops faster, so give one task most cores (TASKS=mask WORKERS=14) and cut
 # more crops from each picture (--crops) rather than retrain on a stale pool.
 # Exports into RUNS/export; logs in RUNS/<task>.log; checkpoints in RUNS/<task>/.
+# The lent GPU machines' Python lacks platformdirs: copy it from .venv into a carried,
+# git-ignored folder and put that on PYTHONPATH (e.g. .whl/pd).
 set -u
 DATA=${1:-gpu_data} RUNS=${2:-runs/gpu} MINUTES=${3:-7} PYTHON=${PYTHON:-python3}
 mkdir -p "$RUNS"

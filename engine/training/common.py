@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import save_file
 
 from ..device import cpu_has_fast_bf16
-from ..models import sha256_file
+from ..models import load_network, read_card, sha256_file
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
@@ -31,10 +31,14 @@ def atomic_torch_save(obj, path: str | os.PathLike) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike):
-    """The checkpoint dict at `path`, or None when there is none yet."""
+    """The checkpoint dict at `path`, or None when there is none yet. A model card (.json)
+    counts as a checkpoint of its verified weights, its training as the one earlier phase."""
     path = Path(path)
     if not path.exists():
         return None
+    if path.suffix == ".json":
+        card = read_card(path)
+        return {"model": load_network(card).state_dict(), "history": [card.training]}
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -45,7 +49,7 @@ class Checkpoints:
     to them (the phases of the --init checkpoint, then this one's)."""
 
     def __init__(self, run: str | os.PathLike, settings: dict, init: str | os.PathLike | None = None):
-        """`init`: a best.pt to start from; its weights are `self.init_model`."""
+        """`init`: a best.pt or a model card to start from; its weights are `self.init_model`."""
         self.run = Path(run)
         start = load_checkpoint(init) if init else None
         if init and start is None:

@@ -239,13 +239,14 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--export", default="resources/models")
-    ap.add_argument("--init", default=None, help="start from these weights (a checkpoint .pt)")
+    ap.add_argument("--init", default=None, help="start from these weights (a checkpoint .pt or a model card .json)")
     ap.add_argument("--width", type=int, default=None, help="channels at full resolution (default: ARCH's)")
     ap.add_argument("--depth", type=int, default=None, help="down-sampling levels (default: ARCH's)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     task, device = args.task, resolve_device(args.device)
+    torch.backends.cudnn.benchmark = True     # fixed input sizes: let cuDNN pick the fastest convolutions
     run = Path(args.run or f"runs/{task}")
     train_paths, val_paths = picture_paths(Path(args.datasets))
     pictures = load_rgb(train_paths, args.patch)
