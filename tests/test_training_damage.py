@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image as PILImage
 
 from engine.training import damage as damage_training
@@ -89,3 +90,14 @@ def test_width_and_depth_options_reach_the_card(datasets, tmp_path):
     card = json.loads((export / "damage-unet.json").read_text())
     assert card["params"]["width"] == 8 and card["params"]["depth"] == 3
     assert card["params"]["max_width"] == damage_training.ARCH["mask"]["params"]["max_width"]
+
+
+def test_frozen_batch_norm_keeps_its_statistics(datasets, tmp_path):
+    args = ["--task", "mask", "--datasets", str(datasets), "--export", str(tmp_path / "export"), "--steps", "2",
+            "--batch", "2", "--patch", "64", "--pool", "2", "--val", "2", "--device", "cpu"]
+    for run, frozen in (("free", []), ("frozen", ["--freeze-bn"])):
+        assert damage_training.main([*args, "--run", str(tmp_path / run), *frozen]) == 0
+    means = {run: [v for k, v in torch.load(tmp_path / run / "last.pt")["model"].items() if k.endswith("running_mean")]
+             for run in ("free", "frozen")}
+    assert means["frozen"] and all(not m.any() for m in means["frozen"])        # still the initial zeros
+    assert any(m.any() for m in means["free"])

@@ -190,6 +190,16 @@ def loss_fn(task: str, out, m, c):
     return (err * m).sum() / (m.sum() * 3).clamp(min=1) + 0.1 * err.mean()
 
 
+def train_mode(net, freeze_bn: bool) -> None:
+    """Training mode; with `freeze_bn` the batch-norm layers normalise with their running
+    statistics and stop updating them (a batch of 8 gives too noisy statistics)."""
+    net.train()
+    if freeze_bn:
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+
+
 @torch.inference_mode()
 def evaluate(task: str, net, val, device) -> dict:
     """mask: mean IoU per image over the pixels that are not unsure (an empty truth and
@@ -240,6 +250,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--export", default="resources/models")
     ap.add_argument("--init", default=None, help="start from these weights (a checkpoint .pt or a model card .json)")
+    ap.add_argument("--freeze-bn", action="store_true",
+                    help="keep the batch-norm statistics fixed (fine-tuning at a small batch)")
     ap.add_argument("--width", type=int, default=None, help="channels at full resolution (default: ARCH's)")
     ap.add_argument("--depth", type=int, default=None, help="down-sampling levels (default: ARCH's)")
     args = ap.parse_args(argv)
@@ -266,7 +278,7 @@ def main(argv=None) -> int:
     metric = "iou" if task == "mask" else "psnr_hole"
     log = CsvLog(run / "log.csv", ["step", "lr", "loss", metric, "sec_per_step"])
     pool, bf16 = None, uses_bf16(device)
-    net.train()
+    train_mode(net, args.freeze_bn)
     t0, losses = time.time(), []
     start, done = time.time(), step >= args.steps
     while not done:
@@ -292,6 +304,7 @@ def main(argv=None) -> int:
         done = step >= args.steps or spent >= 1
         if step % args.eval_every == 0 or done:
             score = evaluate(task, net, val, device)[metric]
+            train_mode(net, args.freeze_bn)
             if score > best:
                 best = score
                 ckpts.save_best(net, step, **{metric: score})
