@@ -94,7 +94,8 @@ def test_width_and_depth_options_reach_the_card(datasets, tmp_path):
 
 def test_frozen_batch_norm_keeps_its_statistics(datasets, tmp_path):
     args = ["--task", "mask", "--datasets", str(datasets), "--export", str(tmp_path / "export"), "--steps", "2",
-            "--batch", "2", "--patch", "64", "--pool", "2", "--val", "2", "--device", "cpu"]
+            "--batch", "2", "--patch", "64", "--pool", "2", "--val", "2", "--device", "cpu",
+            "--eval-every", "1"]        # a step after an evaluation, which must not unfreeze them
     for run, frozen in (("free", []), ("frozen", ["--freeze-bn"])):
         assert damage_training.main([*args, "--run", str(tmp_path / run), *frozen]) == 0
     means = {run: [v for k, v in torch.load(tmp_path / run / "last.pt")["model"].items() if k.endswith("running_mean")]

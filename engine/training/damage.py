@@ -203,9 +203,9 @@ def train_mode(net, freeze_bn: bool) -> None:
 @torch.inference_mode()
 def evaluate(task: str, net, val, device) -> dict:
     """mask: mean IoU per image over the pixels that are not unsure (an empty truth and
-    an empty prediction count as 1); repair: PSNR inside the region. Leaves the network in
-    the mode it found it in."""
-    was_training = net.training
+    an empty prediction count as 1); repair: PSNR inside the region. Leaves every layer in
+    the mode it found it in (frozen batch norm stays frozen)."""
+    modes = [(layer, layer.training) for layer in net.modules()]
     net.eval()
     xs, ms, cs = val
     scores = []
@@ -222,7 +222,8 @@ def evaluate(task: str, net, val, device) -> dict:
             fix = out.clamp(0, 1)
             se = ((fix - c) ** 2 * m).sum((1, 2, 3)) / (m.sum((1, 2, 3)) * 3).clamp(min=1)
             scores += (10 * torch.log10(1 / se.clamp(min=1e-10)))[m.sum((1, 2, 3)) > 0].tolist()
-    net.train(was_training)
+    for layer, mode in modes:
+        layer.training = mode
     return {"iou" if task == "mask" else "psnr_hole": float(np.mean(scores))}
 
 
@@ -304,7 +305,6 @@ def main(argv=None) -> int:
         done = step >= args.steps or spent >= 1
         if step % args.eval_every == 0 or done:
             score = evaluate(task, net, val, device)[metric]
-            train_mode(net, args.freeze_bn)
             if score > best:
                 best = score
                 ckpts.save_best(net, step, **{metric: score})
