@@ -783,7 +783,15 @@ class MainWindow(QMainWindow):
         image, selection, mask = self.document.current, self._selection(), self.document.mask
         return self.start_job("Repair",
                               lambda token: tools.displayed(tools.repair_job(image, selection, mask, request, token)),
-                              self._image_result("Repair"))
+                              self._repaired)
+
+    def _repaired(self, document: Document, result: tuple[engine.Image, QImage]) -> None:
+        """Applies the repair and hides the mask overlay, which would cover what was
+        filled; the mask is kept for a further edit and repair (Ctrl+M shows it)."""
+        self._image_result("Repair")(document, result)
+        if self.show_mask_action.isChecked():
+            self.show_mask_action.setChecked(False)
+            self.statusBar().showMessage("Repaired; the mask is hidden (Ctrl+M shows it)", 5000)
 
     def upscale_image(self, scale: int | None = None, request: engine.UpscaleRequest | None = None) -> bool:
         """Enlarge the image by `scale` (the panel's if None; or as `request` says); with a

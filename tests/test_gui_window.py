@@ -163,6 +163,8 @@ def test_detect_then_repair_uses_the_mask(qtbot, window, tmp_path):
     run_tool(qtbot, window, lambda: window.repair_damage(engine.RepairRequest(model="test-repair",
                                                                               mask_model="no-such-model")))
     assert doc.undo_stack.count() == 2 and doc.undo_stack.undoText() == "Repair"
+    assert not window.show_mask_action.isChecked()           # the filled pixels are seen, not the overlay
+    assert doc.mask is not None and window.show_mask_action.isEnabled()
     window.clear_mask_action.trigger()
     assert doc.mask is None
     window.undo_action.trigger()
