@@ -24,10 +24,11 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests
 
 # The benchmarks of what ships (tables printed, JSON in benchmarks/results/, numbers into the model cards).
-# benchmarks/damage.py needs the damage models (make train-damage) and OpenCV (the bench extra).
+# benchmarks/damage.py compares with OpenCV's inpainting (the bench extra).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]" "$(TORCH_SPEC)"
 	$(PY) benchmarks/doc_restore.py
+	$(PY) benchmarks/damage.py
 	$(PY) benchmarks/sr.py
 	$(PY) benchmarks/finetune.py
 	$(PY) benchmarks/batch_throughput.py
