@@ -789,9 +789,7 @@ class MainWindow(QMainWindow):
         """Applies the repair and hides the mask overlay, which would cover what was
         filled; the mask is kept for a further edit and repair (Ctrl+M shows it)."""
         self._image_result("Repair")(document, result)
-        if self.show_mask_action.isChecked():
-            self.show_mask_action.setChecked(False)
-            self.statusBar().showMessage("Repaired; the mask is hidden (Ctrl+M shows it)", 5000)
+        self.show_mask_action.setChecked(False)
 
     def upscale_image(self, scale: int | None = None, request: engine.UpscaleRequest | None = None) -> bool:
         """Enlarge the image by `scale` (the panel's if None; or as `request` says); with a

@@ -197,8 +197,7 @@ def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch:
 
     window.pan_tool_action.trigger()
     if engine.list_models("repair"):
-        run(window.repair_damage)
-        window.show_mask_action.setChecked(False)
+        run(window.repair_damage)     # which hides the mask overlay
         window.compare_action.setChecked(True)
         window.view.set_split(0.5)
         save("5-repair.png")
