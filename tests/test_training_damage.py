@@ -9,7 +9,7 @@ import torch
 from PIL import Image as PILImage
 
 from engine.training import damage as damage_training
-from engine.training.damage import SOURCES, PoolMaker, load_rgb, make_pool, picture_paths
+from engine.training.damage import SOURCES, PoolMaker, load_rgb, make_pool, picture_paths, recolour
 
 
 @pytest.fixture
@@ -39,6 +39,21 @@ def test_crops_are_cut_from_one_damaged_picture_each():
     colour = [tuple(c[0, 0]) for c in cs]
     assert colour[0] == colour[1] == colour[2] and colour[3] == colour[4] == colour[5]
     assert len({colour[0], colour[3], colour[6]}) == 3
+
+
+def test_recolour_turns_hues_and_keeps_brightness_and_greys():
+    rng = np.random.default_rng(3)
+    pic = rng.uniform(0.35, 0.65, (16, 16, 3)).astype(np.float32)     # nothing clipped by the saturation change
+    outs = [recolour(rng, pic) for _ in range(4)]
+    for out in outs:
+        np.testing.assert_allclose(out.mean(axis=2), pic.mean(axis=2), atol=1e-5)
+    assert min(np.abs(out - pic).max() for out in outs) > 0.01
+    grey = np.full((4, 4, 3), 0.3, np.float32)
+    np.testing.assert_allclose(recolour(rng, grey), grey, atol=1e-6)
+    pictures = [(pic * 255).astype(np.uint8)] * 2
+    plain = make_pool(np.random.default_rng(0), pictures, 2, 16, "mask")
+    again = make_pool(np.random.default_rng(0), pictures, 2, 16, "mask", p_recolour=0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, again))   # the validation set does not change
 
 
 def test_background_workers_make_the_same_kind_of_pool(datasets):

@@ -85,9 +85,24 @@ def repair_sample(rng, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return damaged, (mask > 0.75 if rng.random() < 0.5 else mask > 0.25)
 
 
-def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, crops: int = CROPS_PER_PICTURE):
+def recolour(rng, clean: np.ndarray) -> np.ndarray:
+    """The picture with its hues rotated by a random angle about the grey axis and its
+    saturation scaled: a brown board or an orange truck can then be any colour, so the
+    detector cannot take a colour for a stain."""
+    theta = rng.uniform(0, 2 * np.pi)
+    k = np.full(3, 1 / np.sqrt(3))
+    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    rot = np.cos(theta) * np.eye(3) + np.sin(theta) * cross + (1 - np.cos(theta)) * np.outer(k, k)
+    grey = clean.mean(axis=2, keepdims=True)
+    out = grey + rng.uniform(0.6, 1.4) * (clean @ rot.T.astype(np.float32) - grey)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, crops: int = CROPS_PER_PICTURE,
+              p_recolour: float = 0.0):
     """n samples (input uint8 HxWx3, mask uint8 HxW, clean uint8 HxWx3) of synthetic damage;
     the mask is stored doubled: 0/1/2 = clean/unsure/damaged (task mask), 0/2 = keep/repair.
+    `p_recolour` of the clean pictures are first recoloured (`recolour`).
 
     The damage is drawn over the whole picture and then cropped (`crops` crops of `size`
     from each), so it has the scale it has on a whole photo: the generator
@@ -99,6 +114,8 @@ def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, cro
     t0, i = time.time(), 0
     while i < n:
         clean = pictures[int(rng.integers(len(pictures)))].astype(np.float32) / 255
+        if p_recolour and rng.random() < p_recolour:
+            clean = recolour(rng, clean)
         if rng.random() < P_AGED:
             clean = age(rng, clean)
         if task == "mask":
@@ -121,8 +138,8 @@ _PICTURES: list[np.ndarray] = []     # the training pictures, inherited by forke
 
 
 def _pool_part(job):
-    seed, n, size, task, crops = job
-    return make_pool(np.random.default_rng(seed), _PICTURES, n, size, task, crops)
+    seed, n, size, task, crops, p_recolour = job
+    return make_pool(np.random.default_rng(seed), _PICTURES, n, size, task, crops, p_recolour)
 
 
 class PoolMaker:
@@ -130,9 +147,11 @@ class PoolMaker:
     background processes while the GPU trains on the current one, and swapped in as soon
     as it is ready; without, a new pool is made every `refresh` steps."""
 
-    def __init__(self, pictures, n: int, size: int, task: str, workers: int, crops: int = CROPS_PER_PICTURE):
+    def __init__(self, pictures, n: int, size: int, task: str, workers: int, crops: int = CROPS_PER_PICTURE,
+                 p_recolour: float = 0.0):
         global _PICTURES
         self.n, self.size, self.task, self.workers, self.crops = n, size, task, workers, crops
+        self.p_recolour = p_recolour
         self.pictures, self.pending = pictures, None
         if workers:     # fork before CUDA starts; the children only run numpy
             _PICTURES = pictures
@@ -140,12 +159,13 @@ class PoolMaker:
 
     def _jobs(self, seed: int):
         k = self.workers
-        return [(seed * 1000 + j, self.n // k + (j < self.n % k), self.size, self.task, self.crops)
-                for j in range(k)]
+        return [(seed * 1000 + j, self.n // k + (j < self.n % k), self.size, self.task, self.crops,
+                 self.p_recolour) for j in range(k)]
 
     def first(self, seed: int):
         if not self.workers:
-            return make_pool(np.random.default_rng(seed), self.pictures, self.n, self.size, self.task, self.crops)
+            return make_pool(np.random.default_rng(seed), self.pictures, self.n, self.size, self.task, self.crops,
+                             self.p_recolour)
         pool = self._join(self.procs.map(_pool_part, self._jobs(seed)))
         self.pending = self.procs.map_async(_pool_part, self._jobs(seed + 1))
         return pool
@@ -241,6 +261,8 @@ def main(argv=None) -> int:
     ap.add_argument("--crops", type=int, default=CROPS_PER_PICTURE,
                     help="training crops cut from each damaged picture (raise it when the generator "
                          "cannot keep up with a GPU)")
+    ap.add_argument("--recolour", type=float, default=0.0,
+                    help="share of clean pictures whose hues are rotated first (colour variety)")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes that generate the next pool while training (for a GPU; 0: none)")
     ap.add_argument("--minutes", type=float, default=0,
@@ -265,7 +287,7 @@ def main(argv=None) -> int:
     pictures = load_rgb(train_paths, args.patch)
     print(f"training on {len(pictures)} of {len(train_paths)} pictures (the others are smaller than "
           f"--patch {args.patch})", file=sys.stderr)
-    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers, args.crops)
+    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers, args.crops, args.recolour)
     val = make_pool(np.random.default_rng(12345), load_rgb(val_paths, 256), args.val, 256, task)
 
     sizes = {k: v for k, v in (("width", args.width), ("depth", args.depth)) if v}
