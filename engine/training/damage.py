@@ -138,8 +138,8 @@ _PICTURES: list[np.ndarray] = []     # the training pictures, inherited by forke
 
 
 def _pool_part(job):
-    seed, n, size, task, crops, p_recolour = job
-    return make_pool(np.random.default_rng(seed), _PICTURES, n, size, task, crops, p_recolour)
+    seed, n, *pool_args = job
+    return make_pool(np.random.default_rng(seed), _PICTURES, n, *pool_args)
 
 
 class PoolMaker:
@@ -150,8 +150,8 @@ class PoolMaker:
     def __init__(self, pictures, n: int, size: int, task: str, workers: int, crops: int = CROPS_PER_PICTURE,
                  p_recolour: float = 0.0):
         global _PICTURES
-        self.n, self.size, self.task, self.workers, self.crops = n, size, task, workers, crops
-        self.p_recolour = p_recolour
+        self.n, self.workers = n, workers
+        self.pool_args = (size, task, crops, p_recolour)      # make_pool's arguments after n
         self.pictures, self.pending = pictures, None
         if workers:     # fork before CUDA starts; the children only run numpy
             _PICTURES = pictures
@@ -159,13 +159,11 @@ class PoolMaker:
 
     def _jobs(self, seed: int):
         k = self.workers
-        return [(seed * 1000 + j, self.n // k + (j < self.n % k), self.size, self.task, self.crops,
-                 self.p_recolour) for j in range(k)]
+        return [(seed * 1000 + j, self.n // k + (j < self.n % k), *self.pool_args) for j in range(k)]
 
     def first(self, seed: int):
         if not self.workers:
-            return make_pool(np.random.default_rng(seed), self.pictures, self.n, self.size, self.task, self.crops,
-                             self.p_recolour)
+            return make_pool(np.random.default_rng(seed), self.pictures, self.n, *self.pool_args)
         pool = self._join(self.procs.map(_pool_part, self._jobs(seed)))
         self.pending = self.procs.map_async(_pool_part, self._jobs(seed + 1))
         return pool
