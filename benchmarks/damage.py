@@ -12,7 +12,8 @@ damaged `--draws` times (3) with different damage.
 - masks again on the same pictures first aged like old prints (toned, faded:
   engine/training/synth_damage.age), then damaged;
 - per damage kind: IoU pooled over the pictures each damaged with that kind alone;
-- false alarms: the share of an undamaged picture the detector marks (plain and aged).
+- false alarms: the share of an undamaged picture the detector marks (plain, aged,
+  and under uneven, tinted light: engine.training.damage.shade).
 
 The mask and end-to-end numbers are measured when a damage detector is installed.
 
@@ -29,7 +30,7 @@ from common import DATASETS, ROOT, print_table, update_card, write_result
 import engine
 from engine.errors import ModelNotInstalledError
 from engine.jobs import run_job
-from engine.training.damage import load_rgb, picture_paths
+from engine.training.damage import load_rgb, picture_paths, shade
 from engine.training.synth_damage import KINDS, age, damage, old_photo
 from engine.types import Image, MaskRequest, RepairRequest, RunOptions
 
@@ -159,7 +160,8 @@ def main() -> int:
                 p, g = judged(detect(damaged), labels)
                 inter_k, union_k = inter_k + int((p & g).sum()), union_k + int((p | g).sum())
             per_kind[kind] = inter_k / max(union_k, 1)
-        for name, prep in (("plain", lambda c: c), ("aged", lambda c: age(rng, c))):
+        for name, prep in (("plain", lambda c: c), ("aged", lambda c: age(rng, c)),
+                           ("shaded", lambda c: shade(rng, c))):
             false_alarm[name] = float(np.mean([detect(prep(c)).mean() for c in once]))
     res = {
         "images": len(pictures),
@@ -178,6 +180,7 @@ def main() -> int:
             "iou_damage_pooled_per_kind": per_kind,
             "false_alarm_share_clean": false_alarm["plain"],
             "false_alarm_share_clean_aged": false_alarm["aged"],
+            "false_alarm_share_clean_shaded": false_alarm["shaded"],
             "psnr_hole_repair_end_to_end": float(np.mean(p_e2e)),
             "cpu_s_per_mp_mask": t_mask / (pixels / 1e6),
         })
@@ -191,7 +194,9 @@ def main() -> int:
                                         ["F1", res["f1_damage"]],
                                         ["undamaged pictures: share marked", res["false_alarm_share_clean"]],
                                         ["undamaged aged pictures: share marked",
-                                         res["false_alarm_share_clean_aged"]]])
+                                         res["false_alarm_share_clean_aged"]],
+                                        ["undamaged pictures under uneven light: share marked",
+                                         res["false_alarm_share_clean_shaded"]]])
         print()
         print_table(["damage kind alone", "IoU (pooled)"], [[k, v] for k, v in per_kind.items()])
         print()

@@ -9,7 +9,7 @@ import torch
 from PIL import Image as PILImage
 
 from engine.training import damage as damage_training
-from engine.training.damage import SOURCES, PoolMaker, load_rgb, make_pool, picture_paths, recolour
+from engine.training.damage import SOURCES, PoolMaker, load_rgb, make_pool, picture_paths, recolour, shade
 
 
 @pytest.fixture
@@ -50,6 +50,15 @@ def test_recolour_turns_hues_and_keeps_brightness_and_greys():
     assert min(np.abs(out - pic).max() for out in outs) > 0.01
     grey = np.full((4, 4, 3), 0.3, np.float32)
     np.testing.assert_allclose(recolour(rng, grey), grey, atol=1e-6)
+
+
+def test_shade_is_uneven_light_without_edges():
+    rng = np.random.default_rng(4)
+    pic = np.full((120, 160, 3), 0.5, np.float32)
+    gains = [shade(rng, pic) / pic for _ in range(6)]
+    for gain in gains:
+        assert np.abs(np.diff(gain, axis=0)).max() < 0.05 and np.abs(np.diff(gain, axis=1)).max() < 0.05
+    assert min(gain.max() - gain.min() for gain in gains) > 0.05
 
 
 def test_background_workers_make_the_same_kind_of_pool(datasets):

@@ -34,6 +34,7 @@ from ..device import resolve_device
 from ..nets import build
 from .common import Checkpoints, CsvLog, cosine_lr, export_model, uses_bf16
 from .synth_damage import age, damage, holes_mask
+from .synth_docs import smooth_field
 
 SOURCES = ("sr/T91", "sr/General100", "sr/BSD200", "docs/dirty/train_cleaned")
 ARCH = {
@@ -98,11 +99,23 @@ def recolour(rng, clean: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 1).astype(np.float32)
 
 
+def shade(rng, clean: np.ndarray) -> np.ndarray:
+    """The picture under uneven, tinted light: a smooth random gain, a few cells across,
+    on its brightness and a little on each colour. Soft shadows, vignettes and coloured
+    light are the picture, not damage, yet the detectors trained so far take some soft,
+    darker patches for stains (docs/damage-training.md)."""
+    h, w = clean.shape[:2]
+    cells = int(rng.integers(2, 6))
+    gain = 1 + rng.uniform(0.1, 0.35) * smooth_field(rng, h, w, cells)[..., None]
+    tint = 1 + rng.uniform(0.0, 0.15) * np.stack([smooth_field(rng, h, w, cells) for _ in range(3)], axis=2)
+    return np.clip(clean * gain * tint, 0, 1).astype(np.float32)
+
+
 def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, crops: int = CROPS_PER_PICTURE,
-              p_recolour: float = 0.0):
+              p_recolour: float = 0.0, p_shade: float = 0.0):
     """n samples (input uint8 HxWx3, mask uint8 HxW, clean uint8 HxWx3) of synthetic damage;
     the mask is stored doubled: 0/1/2 = clean/unsure/damaged (task mask), 0/2 = keep/repair.
-    `p_recolour` of the clean pictures are first recoloured (`recolour`).
+    `p_recolour` of the clean pictures are first recoloured (`recolour`), `p_shade` shaded (`shade`).
 
     The damage is drawn over the whole picture and then cropped (`crops` crops of `size`
     from each), so it has the scale it has on a whole photo: the generator
@@ -116,6 +129,8 @@ def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, cro
         clean = pictures[int(rng.integers(len(pictures)))].astype(np.float32) / 255
         if p_recolour and rng.random() < p_recolour:
             clean = recolour(rng, clean)
+        if p_shade and rng.random() < p_shade:
+            clean = shade(rng, clean)
         if rng.random() < P_AGED:
             clean = age(rng, clean)
         if task == "mask":
@@ -148,10 +163,10 @@ class PoolMaker:
     as it is ready; without, a new pool is made every `refresh` steps."""
 
     def __init__(self, pictures, n: int, size: int, task: str, workers: int, crops: int = CROPS_PER_PICTURE,
-                 p_recolour: float = 0.0):
+                 p_recolour: float = 0.0, p_shade: float = 0.0):
         global _PICTURES
         self.n, self.workers = n, workers
-        self.pool_args = (size, task, crops, p_recolour)      # make_pool's arguments after n
+        self.pool_args = (size, task, crops, p_recolour, p_shade)      # make_pool's arguments after n
         self.pictures, self.pending = pictures, None
         if workers:     # fork before CUDA starts; the children only run numpy
             _PICTURES = pictures
@@ -261,6 +276,8 @@ def main(argv=None) -> int:
                          "cannot keep up with a GPU)")
     ap.add_argument("--recolour", type=float, default=0.0,
                     help="share of clean pictures whose hues are rotated first (colour variety)")
+    ap.add_argument("--shade", type=float, default=0.0,
+                    help="share of clean pictures first put under uneven, tinted light (see shade)")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes that generate the next pool while training (for a GPU; 0: none)")
     ap.add_argument("--minutes", type=float, default=0,
@@ -285,7 +302,7 @@ def main(argv=None) -> int:
     pictures = load_rgb(train_paths, args.patch)
     print(f"training on {len(pictures)} of {len(train_paths)} pictures (the others are smaller than "
           f"--patch {args.patch})", file=sys.stderr)
-    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers, args.crops, args.recolour)
+    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers, args.crops, args.recolour, args.shade)
     val = make_pool(np.random.default_rng(12345), load_rgb(val_paths, 256), args.val, 256, task)
 
     sizes = {k: v for k, v in (("width", args.width), ("depth", args.depth)) if v}
@@ -322,7 +339,7 @@ def main(argv=None) -> int:
         opt.step()
         losses.append(loss.item())
         step += 1
-        done = step >= args.steps or spent >= 1
+        done = step >= args.steps or bool(args.minutes) and time.time() - start >= args.minutes * 60
         if step % args.eval_every == 0 or done:
             score = evaluate(task, net, val, device)[metric]
             if score > best:

@@ -69,7 +69,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .synth_docs import _smooth_field
+from .synth_docs import smooth_field
 
 KINDS = ("scratches", "cracks", "dust", "stains", "creases", "ink", "tape", "holes", "torn")
 # probability that a kind appears in a damaged image (at least one always does)
@@ -296,7 +296,7 @@ def _stains(rng, h, w):
         u = ((xx - cx) * math.cos(rot) + (yy - cy) * math.sin(rot)) / rx
         v = (-(xx - cx) * math.sin(rot) + (yy - cy) * math.cos(rot)) / ry
         ph, pw = y1 - y0, x1 - x0
-        d = np.sqrt(u * u + v * v) * (1 + rng.uniform(0.1, 0.3) * _smooth_field(rng, ph, pw, int(rng.integers(3, 8))))
+        d = np.sqrt(u * u + v * v) * (1 + rng.uniform(0.1, 0.3) * smooth_field(rng, ph, pw, int(rng.integers(3, 8))))
         strength = rng.uniform(0.5, 0.95)
         kind = rng.random()
         if kind < 0.45:       # water stain: pale inside, dark tide-line rim
@@ -304,7 +304,7 @@ def _stains(rng, h, w):
             a = rng.uniform(0.1, 0.5) * np.clip((1 - d) / 0.04, 0, 1) + np.exp(-((d - 1) / rim_w) ** 2)
         elif kind < 0.8:      # blotch: soft edge, mottled inside
             a = np.clip((1 - d) / rng.uniform(0.15, 0.7), 0, 1)
-            a = a * (0.85 + 0.15 * _smooth_field(rng, ph, pw, int(rng.integers(4, 10))))
+            a = a * (0.85 + 0.15 * smooth_field(rng, ph, pw, int(rng.integers(4, 10))))
         else:                 # foxing: a cluster of small brown spots
             spots = _Layer(ph, pw, 1)
             for _ in range(int(rng.integers(5, 40))):
@@ -383,7 +383,7 @@ def _ink(rng, h, w):
         for d, a, q in zip(dist, ang, rr):
             layer.dot(cx + math.cos(a) * d, cy + math.sin(a) * d, q, op * rng.uniform(0.7, 1.0))
     alpha = layer.alpha(rng.uniform(0.0, 0.6))
-    alpha = alpha * (0.9 + 0.1 * _smooth_field(rng, h, w, 8))       # uneven dried ink
+    alpha = alpha * (0.9 + 0.1 * smooth_field(rng, h, w, 8))       # uneven dried ink
     colour = _INK_COLOURS[rng.choice(len(_INK_COLOURS), p=[0.4, 0.25, 0.15, 0.15, 0.05])]
     return [(np.clip(alpha, 0, 1), colour, 0.0)]
 
@@ -408,7 +408,7 @@ def _tape(rng, h, w):
         body.polygon(pts, rng.uniform(0.45, 0.85))
         edge.line(np.concatenate([pts, pts[:1]]), rng.uniform(0.8, 2.0), rng.uniform(0.3, 0.7))
     tint = np.array([0.97, 0.86, 0.55], np.float32) * rng.uniform(0.85, 1.02)
-    a = body.alpha(0.4) * (0.85 + 0.15 * _smooth_field(rng, h, w, 6))
+    a = body.alpha(0.4) * (0.85 + 0.15 * smooth_field(rng, h, w, 6))
     k = rng.uniform(0.15, 0.45)                       # glossy haze: lifts dark areas
     haze = np.array([0.95, 0.88, 0.65], np.float32) * rng.uniform(0.8, 1.0)
     return [(np.clip(a, 0, 1), k * haze, (1 - k) * tint),
@@ -417,7 +417,7 @@ def _tape(rng, h, w):
 
 def _fill_colour(rng, h, w, base) -> np.ndarray:
     """A flat-ish colour with a little paper-fibre texture, HxWx3."""
-    tex = _smooth_field(rng, h, w, max(4, min(h, w) // 6)) * rng.uniform(0.0, 0.03)
+    tex = smooth_field(rng, h, w, max(4, min(h, w) // 6)) * rng.uniform(0.0, 0.03)
     return np.clip(base[None, None, :] + tex[..., None], 0, 1).astype(np.float32)
 
 

@@ -55,7 +55,7 @@ def _words(rng: np.random.Generator, n: int) -> str:
     return " ".join(out)
 
 
-def _smooth_field(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
+def smooth_field(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
     """Low-frequency noise in [-1, 1]: random values on a coarse grid, bicubic-resized."""
     small = rng.uniform(-1, 1, (max(2, cells), max(2, cells))).astype(np.float32)
     img = Image.fromarray(small, mode="F").resize((w, h), Image.BICUBIC)
@@ -131,18 +131,18 @@ def degrade(rng: np.random.Generator, clean: np.ndarray) -> np.ndarray:
     h, w = clean.shape
     ink = 1.0 - clean
     # faded ink: weaker and uneven
-    fade = rng.uniform(0.5, 1.0) + 0.15 * _smooth_field(rng, h, w, 4)
+    fade = rng.uniform(0.5, 1.0) + 0.15 * smooth_field(rng, h, w, 4)
     ink = ink * np.clip(fade, 0.3, 1.0)
     # bleed-through: mirrored faint text from the other side
     if rng.random() < 0.35:
         back = 1.0 - render_clean(rng, max(h, w))[:h, :w].astype(np.float32) / 255.0
         ink = np.maximum(ink, back[:, ::-1] * rng.uniform(0.05, 0.25))
     # paper: tone, yellowing/grey level, fibre texture
-    paper = rng.uniform(0.55, 0.97) + 0.06 * _smooth_field(rng, h, w, int(rng.integers(3, 10)))
-    texture = _smooth_field(rng, h, w, max(h, w) // int(rng.integers(2, 6))) * rng.uniform(0.0, 0.05)
+    paper = rng.uniform(0.55, 0.97) + 0.06 * smooth_field(rng, h, w, int(rng.integers(3, 10)))
+    texture = smooth_field(rng, h, w, max(h, w) // int(rng.integers(2, 6))) * rng.uniform(0.0, 0.05)
     paper = paper + texture + rng.normal(0, rng.uniform(0, 0.02), (h, w))
     # uneven illumination / shadows
-    light = 1.0 + rng.uniform(0.05, 0.3) * _smooth_field(rng, h, w, 2)
+    light = 1.0 + rng.uniform(0.05, 0.3) * smooth_field(rng, h, w, 2)
     if rng.random() < 0.3:                                # a shadow band from a book spine
         xs = np.linspace(-1, 1, w)[None, :]
         edge = rng.uniform(-1, 1)
@@ -154,7 +154,7 @@ def degrade(rng: np.random.Generator, clean: np.ndarray) -> np.ndarray:
         cy, cx = rng.uniform(-0.2, 1.2) * h, rng.uniform(-0.2, 1.2) * w
         ry, rx = rng.uniform(0.05, 0.5) * h, rng.uniform(0.05, 0.5) * w
         d = np.sqrt(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2)
-        d = d * (1 + 0.15 * _smooth_field(rng, h, w, 6))
+        d = d * (1 + 0.15 * smooth_field(rng, h, w, 6))
         strength = rng.uniform(0.05, 0.35)
         if rng.random() < 0.5:                            # coffee ring: dark rim, light inside
             stain = strength * (np.exp(-((d - 1) / 0.06) ** 2) + 0.3 * (d < 1))
@@ -208,7 +208,7 @@ def colour_page(rng: np.random.Generator, size: int = 512) -> tuple[np.ndarray, 
     clean = np.asarray(page, np.float32) / 255
     h, w = clean.shape[:2]
     tint = np.array([rng.uniform(0.85, 0.95), rng.uniform(0.78, 0.88), rng.uniform(0.55, 0.7)], np.float32)
-    light = (1 + 0.25 * _smooth_field(rng, h, w, 2))[..., None] * np.array([1.0, 0.97, 0.9], np.float32)
+    light = (1 + 0.25 * smooth_field(rng, h, w, 2))[..., None] * np.array([1.0, 0.97, 0.9], np.float32)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     stains = np.ones((h, w, 3), np.float32)
     for _ in range(3):
