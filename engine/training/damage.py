@@ -102,8 +102,8 @@ def recolour(rng, clean: np.ndarray) -> np.ndarray:
 def shade(rng, clean: np.ndarray) -> np.ndarray:
     """The picture under uneven, tinted light: a smooth random gain, a few cells across,
     on its brightness and a little on each colour. Soft shadows, vignettes and coloured
-    light are the picture, not damage, yet the detectors trained so far take some soft,
-    darker patches for stains (docs/damage-training.md)."""
+    light are the picture, not damage, yet the detectors trained so far mark some of it
+    (docs/damage-training.md)."""
     h, w = clean.shape[:2]
     cells = int(rng.integers(2, 6))
     gain = 1 + rng.uniform(0.1, 0.35) * smooth_field(rng, h, w, cells)[..., None]
@@ -275,7 +275,8 @@ def main(argv=None) -> int:
                     help="training crops cut from each damaged picture (raise it when the generator "
                          "cannot keep up with a GPU)")
     ap.add_argument("--recolour", type=float, default=0.0,
-                    help="share of clean pictures whose hues are rotated first (colour variety)")
+                    help="share of clean pictures whose hues are rotated first (colour variety; it also teaches "
+                         "the detector to take soft, darker patches for stains: docs/damage-training.md)")
     ap.add_argument("--shade", type=float, default=0.0,
                     help="share of clean pictures first put under uneven, tinted light (see shade)")
     ap.add_argument("--workers", type=int, default=0,
