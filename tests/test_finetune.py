@@ -72,7 +72,8 @@ def test_clean_only_data_trains_damage_models(tiny, tmp_path, model):
     result = run_job(finetune(FinetuneRequest(model, f"{model}-mine", clean, **FAST)))
     card = engine.get_card(f"{model}-mine")
     assert card.source == "user" and card.task == model.removeprefix("test-")
-    assert card.training["data"]["synthetic_inputs"].startswith(("engine.training.synth_damage.", "engine.training.damage."))
+    assert card.training["data"]["synthetic_inputs"].startswith(
+        ("engine.training.synth_damage.", "engine.training.damage."))
     assert result.metric == {"test-mask": "iou", "test-repair": "psnr_hole"}[model]
 
 
