@@ -190,6 +190,7 @@ def _run_files(args, check, job_for, write=None) -> int:
         _error(m)
     failed = len(missing)
     out_dir = Path(args.output)
+    claimed: dict[Path, Path] = {}                 # output -> the input that wrote it in this run
     for path in tqdm(files, desc="files", file=sys.stderr, disable=None if len(files) > 1 else True):
         bar = _Bar(path.name)
         try:
@@ -198,6 +199,10 @@ def _run_files(args, check, job_for, write=None) -> int:
                 tqdm.write(f"warning: {w}", file=sys.stderr)
             ext = "png" if write else output_format(image.source_format, args.format)
             target = out_dir / f"{path.stem}.{ext}"
+            if target in claimed:
+                raise RestoraError(f"{path}: its output {target.name} would overwrite the output of "
+                                   f"{claimed[target]} (same name stem)")
+            claimed[target] = path
             if target.exists() and not args.overwrite:
                 tqdm.write(f"skipped {path}: {target} exists (use --overwrite)", file=sys.stderr)
                 continue

@@ -40,6 +40,7 @@ from .dialogs.batch_dialog import BatchExportDialog
 from .dialogs.export_options import DEFAULT_QUALITY, LOSSY_FORMATS, ExportOptionsDialog
 from .dialogs.finetune_dialog import FinetuneDialog
 from .dialogs.models_dialog import ModelListDialog
+from .dialogs.shortcuts_dialog import ShortcutsDialog
 from .document import Document
 from .loader import ImageLoader
 from .panels import HistoryPanel, SettingsPanel
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
             self._icon_names[action] = icon_name
             action.setIcon(icon(icon_name))
         plain = text.replace("&", "").replace("…", "")
+        action.setProperty("command", plain)     # the fixed name; Undo's text changes ("Undo Invert")
         if shortcuts:
             plain += f" ({QKeySequence(shortcuts[0]).toString(QKeySequence.SequenceFormat.NativeText)})"
         action.setToolTip(f"{plain}\n{tip}" if tip else plain)
@@ -148,6 +150,8 @@ class MainWindow(QMainWindow):
                              "Open an image")
         self.export_action = a("&Export As…", self.export_as, ("Ctrl+Shift+S",), "content-save-outline",
                                "Save the current result as PNG, JPEG, WebP or TIFF")
+        self.copy_action = a("&Copy Image", self.copy_image, (QKeySequence.StandardKey.Copy,), "content-copy",
+                             "Copy the current result (the selection only, if there is one) to the clipboard")
         self.paste_action = a("&Paste Image", self.paste_image, (QKeySequence.StandardKey.Paste,), "content-paste",
                               "Open the image on the clipboard as a new, untitled image")
         self.batch_action = a("&Batch Export…", self.show_batch_export, ("Ctrl+Shift+E",), "folder-multiple-image",
@@ -229,6 +233,8 @@ class MainWindow(QMainWindow):
         self.clear_mask_action = a("&Clear", self.clear_mask, (), "delete-outline", "Forget the mask")
 
         self.models_action = a("&Models…", self.show_models, (), "cube-outline", "Installed models and their quality")
+        self.shortcuts_action = a("&Keyboard Shortcuts", self.show_shortcuts, ("F1",), "keyboard-outline",
+                                  "Every command's keys")
         self.about_action = a("&About Restora", self.show_about, (), "information-outline")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -251,7 +257,7 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
-        edit_menu.addAction(self.paste_action)
+        edit_menu.addActions([self.copy_action, self.paste_action])
         edit_menu.addSeparator()
         edit_menu.addActions([self.pan_tool_action, self.select_tool_action, self.lasso_tool_action])
         edit_menu.addSeparator()
@@ -282,7 +288,7 @@ class MainWindow(QMainWindow):
         mask_menu.addActions([self.import_mask_action, self.export_mask_action])
 
         help_menu = bar.addMenu("&Help")
-        help_menu.addActions([self.models_action, self.about_action])
+        help_menu.addActions([self.shortcuts_action, self.models_action, self.about_action])
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Main", self)
@@ -422,6 +428,16 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         self._show_error("Cannot open image", message)
         self.open_finished.emit(path, False)
+
+    def copy_image(self) -> None:
+        """Put the current result on the clipboard: the selection's bounding box if there is one."""
+        if self.document is None:
+            return
+        shown, rect = self._display(self.document.current), self.view.selection()
+        if rect is not None:
+            shown = shown.copy(rect)
+        QApplication.clipboard().setImage(shown)
+        self.statusBar().showMessage(f"Copied {shown.width()} × {shown.height()} pixels", 5000)
 
     def paste_image(self) -> bool:
         """Open the clipboard's image as a new, untitled document; False when it holds none."""
@@ -878,7 +894,7 @@ class MainWindow(QMainWindow):
         for action in (self.restore_action, self.detect_action, self.repair_action, self.upscale_action,
                        self.upscale2_action, self.upscale4_action, self.import_mask_action):
             action.setEnabled(has_doc and not busy)
-        for action in (self.export_action, self.select_all_action, self.deselect_action, self.zoom_in_action,
+        for action in (self.export_action, self.copy_action, self.select_all_action, self.deselect_action, self.zoom_in_action,
                        self.zoom_out_action, self.fit_action, self.actual_size_action, self.compare_action,
                        self.difference_action, *self._tools):
             action.setEnabled(has_doc)
@@ -908,6 +924,9 @@ class MainWindow(QMainWindow):
 
     def show_models(self) -> None:
         ModelListDialog(self).exec()
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self.menuBar(), self).exec()
 
     def show_batch_export(self) -> None:
         dialog = BatchExportDialog(self.settings, parent=self)

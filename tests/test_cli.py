@@ -86,6 +86,14 @@ def test_some_inputs_fail_exits_1(tiny, tmp_path, capsys):
     assert not (out / "bad.png").exists()
 
 
+def test_same_stem_inputs_do_not_overwrite_each_other(tiny, tmp_path, capsys):
+    first, second = _png(tmp_path / "in" / "a.png"), _png(tmp_path / "in" / "a.jpg", size=(20, 10))
+    out = tmp_path / "out"
+    assert main(["mask", str(first), str(second), "-o", str(out), "--model", "test-mask", "--overwrite"]) == 1
+    assert "a.jpg: its output a.png would overwrite the output of" in capsys.readouterr().err
+    assert PILImage.open(out / "a.png").size == (40, 30)           # the first input's mask is kept
+
+
 def test_mask_soft_is_8bit_probability(tiny, tmp_path):
     src = _png(tmp_path / "a.jpg")
     assert main(["mask", str(src), "-o", str(tmp_path / "o"), "--model", "test-mask", "--soft"]) == 0

@@ -229,3 +229,37 @@ def test_paste_opens_the_clipboard_image(qtbot, window):
     pixels = window.document.current.pixels
     assert pixels.shape == (5, 7, 3) and np.allclose(pixels[..., 0], 1) and np.allclose(pixels[..., 1:], 0)
     assert window.windowTitle() == "Untitled[*] — Restora"
+
+
+def test_copy_puts_the_result_or_the_selection_on_the_clipboard(qtbot, window, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    open_image(qtbot, window, write_png(tmp_path / "page.png"))
+    doc = window.document
+    doc.apply(doc.current.with_pixels(1.0 - doc.current.pixels), "Invert")
+    window.copy_action.trigger()
+    copied = QApplication.clipboard().image()
+    assert (copied.width(), copied.height()) == (doc.current.width, doc.current.height)
+    np.testing.assert_allclose(qimage_to_array(copied)[0], doc.current.pixels, atol=1 / 255)
+    window.view.set_selection(QRect(3, 2, 10, 6))
+    window.copy_action.trigger()
+    copied = QApplication.clipboard().image()
+    assert (copied.width(), copied.height()) == (10, 6)
+    np.testing.assert_allclose(qimage_to_array(copied)[0], doc.current.pixels[2:8, 3:13], atol=1 / 255)
+
+
+def test_shortcuts_dialog_lists_every_keyed_command(qtbot, window, tmp_path):
+    from gui.dialogs.shortcuts_dialog import ShortcutsDialog, shortcut_rows
+
+    open_image(qtbot, window, write_png(tmp_path / "page.png"))
+    doc = window.document
+    doc.apply(doc.current.with_pixels(1.0 - doc.current.pixels), "Invert")
+    assert window.undo_action.text() == "&Undo Invert"
+    rows = {(command, keys) for _, command, keys in shortcut_rows(window.menuBar())}
+    assert {("Undo", "Ctrl+Z"), ("Copy Image", "Ctrl+C"), ("Detect Damage", "Ctrl+Shift+D"),
+            ("Redo", "Ctrl+Shift+Z or Ctrl+Y"), ("Keyboard Shortcuts", "F1")} <= rows
+    keyed = {a.property("command") for a in window.actions() if a.shortcuts()}
+    assert keyed <= {command for command, _ in rows}        # each reaches the list through a menu
+    dialog = ShortcutsDialog(window.menuBar(), window)
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == len(shortcut_rows(window.menuBar()))
