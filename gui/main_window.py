@@ -894,9 +894,9 @@ class MainWindow(QMainWindow):
         for action in (self.restore_action, self.detect_action, self.repair_action, self.upscale_action,
                        self.upscale2_action, self.upscale4_action, self.import_mask_action):
             action.setEnabled(has_doc and not busy)
-        for action in (self.export_action, self.copy_action, self.select_all_action, self.deselect_action, self.zoom_in_action,
-                       self.zoom_out_action, self.fit_action, self.actual_size_action, self.compare_action,
-                       self.difference_action, *self._tools):
+        for action in (self.export_action, self.copy_action, self.select_all_action, self.deselect_action,
+                       self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action,
+                       self.compare_action, self.difference_action, *self._tools):
             action.setEnabled(has_doc)
         has_mask = has_doc and doc.mask is not None
         self.show_mask_action.setEnabled(has_mask)
