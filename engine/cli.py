@@ -74,10 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soft", action="store_true", help="write the damage probability instead of a 0/255 mask")
     _common(p)
     p = sub.add_parser("repair", help="detect damage and fill it",
-                       description="Fill damaged pixels; with --mask, fill the pixels the given mask marks.")
+                       description="Fill damaged pixels; with --mask, fill the pixels the given mask (or, "
+                                   "from a folder, the input's STEM.png mask) marks.")
     _io(p)
-    p.add_argument("--mask", metavar="M.png", help="use this mask (white = damaged) instead of detecting; "
-                                                   "only with a single input")
+    p.add_argument("--mask", metavar="M.png|DIR", help="use this mask (white = damaged) instead of detecting, "
+                                                       "for a single input; or a folder of STEM.png masks "
+                                                       "(as `mask` writes them), one per input")
     p.add_argument("--threshold", type=float, default=0.5, help="detection threshold (default 0.5)")
     p.add_argument("--model", default=RepairRequest().model, help="inpainting model (default: %(default)s)")
     p.add_argument("--mask-model", default=RepairRequest().mask_model,
@@ -215,7 +217,8 @@ def _run_files(args, check, job_for, write=None) -> int:
             _error(str(exc))
             return EXIT_USAGE
         except RestoraError as exc:
-            _error(str(exc))
+            message = str(exc)                     # loading names the file; a model's refusal may not
+            _error(message if str(path) in message else f"{path}: {message}")
             failed += 1
         finally:
             bar.close()
@@ -241,29 +244,46 @@ def cmd_mask(args) -> int:
                                                                   soft=args.soft, options=o)), write)
 
 
+def _read_mask(path: Path, image: Image) -> np.ndarray:
+    """The mask at `path` (white = damaged) as 0/1 float32 HxW, checked against `image`'s size."""
+    m = load_image(path)
+    if (m.width, m.height) != (image.width, image.height):
+        raise RestoraError(f"{path}: the mask is {m.width}x{m.height} but {image.source} is "
+                           f"{image.width}x{image.height}; they must be the same size")
+    mask = m.pixels.mean(axis=2) if m.alpha is None else m.pixels.mean(axis=2) * m.alpha
+    return (mask > 0.5).astype(np.float32)
+
+
 def cmd_repair(args) -> int:
     from .ops.repair import repair
 
-    mask = None
-    if args.mask:
+    mask_path = Path(args.mask) if args.mask else None
+    if mask_path is not None and not mask_path.is_dir():
         if len(args.inputs) != 1 or Path(args.inputs[0]).is_dir():
-            _error("--mask applies to exactly one input image")
+            _error("--mask M.png applies to exactly one input image; give a folder of masks for many")
             return EXIT_USAGE
-        try:
-            m = load_image(args.mask)
-        except RestoraError as exc:
-            _error(str(exc))
+        if not mask_path.is_file():
+            _error(f"{mask_path}: no such mask file")
             return EXIT_USAGE
-        mask = m.pixels.mean(axis=2) if m.alpha is None else m.pixels.mean(axis=2) * m.alpha
-        mask = (mask > 0.5).astype(np.float32)
+
+    def mask_for(image: Image) -> np.ndarray | None:
+        if mask_path is None:
+            return None
+        if not mask_path.is_dir():
+            return _read_mask(mask_path, image)
+        path = mask_path / f"{Path(image.source).stem}.png"
+        if not path.is_file():
+            raise RestoraError(f"{image.source}: no mask for it in {mask_path} (looked for {path.name})")
+        return _read_mask(path, image)
+
     req = lambda o: RepairRequest(args.model, args.mask_model, args.threshold, o)  # noqa: E731
 
     def check(o):
         get_card(req(o).model)
-        if mask is None:
+        if mask_path is None:
             get_card(req(o).mask_model)
 
-    return _run_files(args, check, lambda im, o: repair(im, req(o), mask))
+    return _run_files(args, check, lambda im, o: repair(im, req(o), mask_for(im)))
 
 
 def cmd_upscale(args) -> int:
