@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from .batch import BatchRequest, find_images, output_format, run_batch
 from .errors import Cancelled, DeviceError, ModelError, ModelNotInstalledError, RestoraError
-from .imageio import SAVE_FORMATS, load_image, save_image
+from .imageio import SAVE_FORMATS, load_image, load_mask, save_image
 from .jobs import run_job
 from .models import broken_cards, find_model, get_card, list_models, user_models_dir
 from .pipeline import check_installed, parse_steps
@@ -244,16 +244,6 @@ def cmd_mask(args) -> int:
                                                                   soft=args.soft, options=o)), write)
 
 
-def _read_mask(path: Path, image: Image) -> np.ndarray:
-    """The mask at `path` (white = damaged) as 0/1 float32 HxW, checked against `image`'s size."""
-    m = load_image(path)
-    if (m.width, m.height) != (image.width, image.height):
-        raise RestoraError(f"{path}: the mask is {m.width}x{m.height} but {image.source} is "
-                           f"{image.width}x{image.height}; they must be the same size")
-    mask = m.pixels.mean(axis=2) if m.alpha is None else m.pixels.mean(axis=2) * m.alpha
-    return (mask > 0.5).astype(np.float32)
-
-
 def cmd_repair(args) -> int:
     from .ops.repair import repair
 
@@ -269,12 +259,10 @@ def cmd_repair(args) -> int:
     def mask_for(image: Image) -> np.ndarray | None:
         if mask_path is None:
             return None
-        if not mask_path.is_dir():
-            return _read_mask(mask_path, image)
-        path = mask_path / f"{Path(image.source).stem}.png"
+        path = mask_path / f"{Path(image.source).stem}.png" if mask_path.is_dir() else mask_path
         if not path.is_file():
             raise RestoraError(f"{image.source}: no mask for it in {mask_path} (looked for {path.name})")
-        return _read_mask(path, image)
+        return (load_mask(path, image.width, image.height) > 0.5).astype(np.float32)
 
     req = lambda o: RepairRequest(args.model, args.mask_model, args.threshold, o)  # noqa: E731
 

@@ -144,6 +144,18 @@ def load_image(path: str | bytes | os.PathLike, max_pixels: int | None = None) -
         raise ImageReadError(name, f"file is corrupt or unsupported ({_short(exc)})") from None
 
 
+def load_mask(path: str | bytes | os.PathLike, width: int, height: int) -> np.ndarray:
+    """The mask image at `path` (white = damaged) as HxW float32 in [0, 1]: the mean of its
+    channels, transparent pixels intact. ImageReadError, naming the file, unless it is
+    `width` x `height` pixels (the image it belongs to)."""
+    mask = load_image(path)
+    if (mask.width, mask.height) != (width, height):
+        raise ImageReadError(os.fsdecode(path), f"the mask is {mask.width}x{mask.height} pixels but the image is "
+                                                f"{width}x{height}; a mask must be the image's size")
+    values = mask.pixels.mean(axis=2)
+    return values if mask.alpha is None else values * mask.alpha
+
+
 def _check_regular_file(name: str) -> None:
     try:
         st = os.stat(name)

@@ -644,16 +644,11 @@ class MainWindow(QMainWindow):
             return False
         doc = self.document
         try:
-            loaded = engine.load_image(path)
+            values = engine.load_mask(path, doc.current.width, doc.current.height)
         except engine.RestoraError as exc:
             self._show_error("Cannot import mask", str(exc))
             return False
-        if loaded.pixels.shape[:2] != doc.current.pixels.shape[:2]:
-            self._show_error("Cannot import mask", (
-                f"{os.path.basename(path)} is {loaded.width} × {loaded.height} pixels but the image is "
-                f"{doc.current.width} × {doc.current.height}; a mask must be the image's size."))
-            return False
-        soft = mask_ops.to_levels(loaded.pixels.mean(axis=2))
+        soft = mask_ops.to_levels(values)
         threshold = self.panel.threshold_value()
         doc.set_mask(mask_ops.apply_threshold(soft, threshold), "Import Mask", soft_mask=soft, threshold=threshold)
         self.show_mask_action.setChecked(True)

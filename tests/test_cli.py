@@ -123,7 +123,7 @@ def test_repair_with_a_folder_of_masks(tiny, tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["repair", *map(str, srcs), "--mask", str(masks), "-o", str(out), "--model", "test-repair"]) == 1
     err = capsys.readouterr().err
-    assert "b.jpg: no mask for it in" in err and "c.png: the mask is 40x20 but" in err
+    assert "b.jpg: no mask for it in" in err and "c.png: the mask is 40x20 pixels but" in err
     a, b = np.asarray(PILImage.open(srcs[0])), np.asarray(PILImage.open(out / "a.png"))
     assert np.array_equal(a[m == 0], b[m == 0]) and not np.array_equal(a[m > 0], b[m > 0])
     assert sorted(p.name for p in out.iterdir()) == ["a.png"]

@@ -173,7 +173,13 @@ def test_import_and_export_mask_round_trip(opened, tmp_path, errors):
     np.testing.assert_array_equal(np.asarray(written), mask)
     PILImage.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "small.png")
     assert not opened.import_mask(str(tmp_path / "small.png"))
-    assert errors and errors[-1][0] == "Cannot import mask" and "10 × 10" in errors[-1][1]
+    assert errors and errors[-1][0] == "Cannot import mask"
+    assert "small.png" in errors[-1][1] and "10x10" in errors[-1][1]
+    layer = np.full((48, 64, 4), 255, np.uint8)     # white strokes on a transparent (white) layer
+    layer[..., 3] = mask
+    PILImage.fromarray(layer).save(tmp_path / "layer.png")
+    assert opened.import_mask(str(tmp_path / "layer.png"))
+    np.testing.assert_array_equal(opened.document.mask, mask)
 
 
 def test_lasso_selection_limits_the_change(qtbot, opened):
