@@ -3,10 +3,11 @@ task, scale and measured quality, as the model cards state them."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 import engine
+
+from .table import read_only_table
 
 COLUMNS = ("Name", "Description", "Task", "Scale", "Variant", "Source", "Measured quality")
 
@@ -31,22 +32,12 @@ class ModelListDialog(QDialog):
             f"or fine-tuned. Your own models go in {engine.user_models_dir()}."))
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        self.table = QTableWidget(len(cards), len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
+        self.table = read_only_table(COLUMNS, [
+            (card.name, card.title, card.task, f"x{card.scale}" if card.task == "upscale" else "", card.variant,
+             card.source, card.summary()) for card in cards], self)
         for row, card in enumerate(cards):
-            cells = (card.name, card.title, card.task, f"x{card.scale}" if card.task == "upscale" else "",
-                     card.variant, card.source, card.summary())
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(str(card.card_path))
-                self.table.setItem(row, column, item)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+            for column in range(len(COLUMNS)):
+                self.table.item(row, column).setToolTip(str(card.card_path))
         self.table.setVisible(bool(cards))
         layout.addWidget(self.table, 1)
         if not cards:
