@@ -78,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "from a folder, the input's STEM.png mask) marks.")
     _io(p)
     p.add_argument("--mask", metavar="M.png|DIR", help="use this mask (white = damaged) instead of detecting, "
-                                                       "for a single input; or a folder of STEM.png masks "
-                                                       "(as `mask` writes them), one per input")
+                                                       "for a single input; or a folder of masks, one per input: "
+                                                       "STEM.png (as `mask` writes them) or STEM_mask.png (as "
+                                                       "the editor exports them)")
     p.add_argument("--threshold", type=float, default=0.5, help="detection threshold (default 0.5)")
     p.add_argument("--model", default=RepairRequest().model, help="inpainting model (default: %(default)s)")
     p.add_argument("--mask-model", default=RepairRequest().mask_model,
@@ -259,9 +260,13 @@ def cmd_repair(args) -> int:
     def mask_for(image: Image) -> np.ndarray | None:
         if mask_path is None:
             return None
-        path = mask_path / f"{Path(image.source).stem}.png" if mask_path.is_dir() else mask_path
-        if not path.is_file():
-            raise RestoraError(f"{image.source}: no mask for it in {mask_path} (looked for {path.name})")
+        path = mask_path
+        if mask_path.is_dir():       # STEM.png as `mask` writes it, STEM_mask.png as the editor exports it
+            stem = Path(image.source).stem
+            names = (f"{stem}.png", f"{stem}_mask.png")
+            path = next((mask_path / n for n in names if (mask_path / n).is_file()), None)
+            if path is None:
+                raise RestoraError(f"{image.source}: no mask for it in {mask_path} (looked for {' and '.join(names)})")
         return (load_mask(path, image.width, image.height) > 0.5).astype(np.float32)
 
     req = lambda o: RepairRequest(args.model, args.mask_model, args.threshold, o)  # noqa: E731

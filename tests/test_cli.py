@@ -118,7 +118,7 @@ def test_repair_with_a_folder_of_masks(tiny, tmp_path, capsys):
     masks.mkdir()
     m = np.zeros((30, 40), np.uint8)
     m[5:10, 5:20] = 255
-    PILImage.fromarray(m).save(masks / "a.png")
+    PILImage.fromarray(m).save(masks / "a_mask.png")                 # as the editor exports it
     PILImage.fromarray(m[:20]).save(masks / "c.png")                 # the wrong size
     out = tmp_path / "o"
     assert main(["repair", *map(str, srcs), "--mask", str(masks), "-o", str(out), "--model", "test-repair"]) == 1
@@ -127,7 +127,7 @@ def test_repair_with_a_folder_of_masks(tiny, tmp_path, capsys):
     a, b = np.asarray(PILImage.open(srcs[0])), np.asarray(PILImage.open(out / "a.png"))
     assert np.array_equal(a[m == 0], b[m == 0]) and not np.array_equal(a[m > 0], b[m > 0])
     assert sorted(p.name for p in out.iterdir()) == ["a.png"]
-    assert main(["repair", *map(str, srcs), "--mask", str(masks / "a.png"), "-o", str(out)]) == 2
+    assert main(["repair", *map(str, srcs), "--mask", str(masks / "a_mask.png"), "-o", str(out)]) == 2
 
 
 def test_upscale_named_model_and_format(tiny, tmp_path):
