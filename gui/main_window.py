@@ -16,6 +16,8 @@ with nothing open never loads it.
 Mask editing happens here on the GUI thread, in numpy (gui/mask_ops.py): a brush
 stroke paints a working copy of the mask and redraws only the box it touched;
 each whole stroke, grow, shrink, invert, clear or threshold change is one edit.
+A Heal Brush stroke is painted the same way on an empty mask of its own, shown
+instead of the document's while it lasts, and then repaired as a job.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import engine
 
 from . import mask_ops, tools
 from .canvas import DisplayCache, ImageView, array_to_qimage, difference_qimage, qimage_to_array
-from .canvas.view import BRUSH_TOOL, ERASER_TOOL, LASSO_TOOL, PAN_TOOL, SELECT_TOOL
+from .canvas.view import BRUSH_TOOL, ERASER_TOOL, HEAL_TOOL, LASSO_TOOL, PAN_TOOL, SELECT_TOOL
 from .dialogs.batch_dialog import BatchExportDialog
 from .dialogs.export_options import DEFAULT_QUALITY, LOSSY_FORMATS, ExportOptionsDialog
 from .dialogs.finetune_dialog import FinetuneDialog
@@ -81,6 +83,7 @@ class MainWindow(QMainWindow):
         self._icon_names: dict[QAction, str] = {}
         self._displays = DisplayCache()
         self._stroke: mask_ops.Stroke | None = None
+        self._healing = False              # the stroke is a Heal Brush one
         self._warm_up_scheduled = False
 
         self.view = ImageView(self)
@@ -180,10 +183,13 @@ class MainWindow(QMainWindow):
                                    "Paint damage onto the mask ([ and ] change the size)", checkable=True)
         self.eraser_tool_action = a("&Eraser", None, ("E",), "eraser",
                                     "Remove damage from the mask ([ and ] change the size)", checkable=True)
+        self.heal_tool_action = a("&Heal Brush", None, ("J",), "creation",
+                                  "Paint over a blemish the detector missed; it is repaired when you let go "
+                                  "(the mask stays as it is)", checkable=True)
         tool_group = QActionGroup(self)
         self._tools = {self.pan_tool_action: PAN_TOOL, self.select_tool_action: SELECT_TOOL,
                        self.lasso_tool_action: LASSO_TOOL, self.brush_tool_action: BRUSH_TOOL,
-                       self.eraser_tool_action: ERASER_TOOL}
+                       self.eraser_tool_action: ERASER_TOOL, self.heal_tool_action: HEAL_TOOL}
         for action, tool in self._tools.items():
             tool_group.addAction(action)
             action.toggled.connect(lambda on, t=tool: on and self._use_tool(t))
@@ -272,7 +278,7 @@ class MainWindow(QMainWindow):
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addAction(self.restore_action)
         tools_menu.addSeparator()
-        tools_menu.addActions([self.detect_action, self.repair_action])
+        tools_menu.addActions([self.detect_action, self.repair_action, self.heal_tool_action])
         tools_menu.addSeparator()
         tools_menu.addActions([self.upscale2_action, self.upscale4_action, self.upscale_action])
         tools_menu.addSeparator()
@@ -571,11 +577,18 @@ class MainWindow(QMainWindow):
             return
         doc = self.document
         size, hardness = self.panel.brush()
-        start = doc.mask if doc.mask is not None else np.zeros(doc.current.pixels.shape[:2], np.uint8)
-        self._stroke = mask_ops.Stroke(start, size / 2, hardness, erase=self.view.tool() == ERASER_TOOL)
-        if doc.mask is None:
+        self._healing = self.view.tool() == HEAL_TOOL
+        if self._healing:              # the stroke alone is shown; the document's mask comes back after it
+            self._stroke = mask_ops.Stroke(np.zeros(doc.current.pixels.shape[:2], np.uint8), size / 2, hardness,
+                                           erase=False)
             self.view.set_mask(self._stroke.mask)
-        self.show_mask_action.setChecked(True)
+            self.view.set_mask_visible(True)
+        else:
+            start = doc.mask if doc.mask is not None else np.zeros(doc.current.pixels.shape[:2], np.uint8)
+            self._stroke = mask_ops.Stroke(start, size / 2, hardness, erase=self.view.tool() == ERASER_TOOL)
+            if doc.mask is None:
+                self.view.set_mask(self._stroke.mask)
+            self.show_mask_action.setChecked(True)
         self._extend_stroke(point)
 
     def _extend_stroke(self, point: QPointF) -> None:
@@ -586,13 +599,30 @@ class MainWindow(QMainWindow):
 
     def _finish_stroke(self) -> None:
         stroke, self._stroke = self._stroke, None
-        if stroke is None or stroke.changed is None or self.document is None:
+        if stroke is None or self.document is None:
+            return
+        if self._healing:
+            self.view.set_mask(self.document.mask)
+            self.view.set_mask_visible(self.show_mask_action.isChecked())
+            if stroke.changed is not None:
+                self.heal(stroke.mask, stroke.changed)
+            return
+        if stroke.changed is None:
             return
         box = stroke.changed
         before, after = stroke.before[box.slices], stroke.mask[box.slices]
         if np.array_equal(before, after):
             return
         self.document.paint_mask(box, before.copy(), after.copy(), "Eraser Stroke" if stroke.erase else "Brush Stroke")
+
+    def heal(self, mask: np.ndarray, box: engine.Box, request: engine.RepairRequest | None = None) -> bool:
+        """Repair the pixels the image-sized `mask` (uint8 levels) marks inside `box` (a Heal
+        Brush stroke), leaving the document's mask as it is: one "Heal" edit."""
+        request = request or self.panel.repair_request()
+        image, selection = self.document.current, (box.x0, box.y0, box.width, box.height)
+        return self.start_job("Heal",
+                              lambda token: tools.displayed(tools.repair_job(image, selection, mask, request, token)),
+                              self._image_result("Heal"))
 
     def _preview_threshold(self, threshold: float) -> None:
         doc = self.document

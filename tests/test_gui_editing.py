@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, Qt
 import engine
 from gui import mask_ops
 from gui.canvas.convert import qimage_to_array
-from gui.canvas.view import BRUSH_TOOL
+from gui.canvas.view import BRUSH_TOOL, HEAL_TOOL
 from gui.main_window import MainWindow
 from gui_helpers import TIMEOUT, open_image, run_tool, write_png
 
@@ -64,6 +64,29 @@ def test_brush_stroke_paints_the_mask_and_undo_redo_restore_it(qtbot, opened):
     opened.redo_action.trigger()
     opened.redo_action.trigger()
     np.testing.assert_array_equal(doc.mask, erased)
+
+
+def test_heal_brush_repairs_the_stroke_and_leaves_the_mask(qtbot, opened):
+    doc, view = opened.document, opened.view
+    mask = np.zeros((48, 64), np.uint8)
+    mask[2:6, 2:6] = 255
+    doc.set_mask(mask, "Set Mask")
+    before = doc.current.pixels
+    opened.heal_tool_action.trigger()
+    assert view.tool() == HEAL_TOOL
+    opened.panel.brush_size.setValue(4)
+    opened.panel.brush_hardness.setValue(100)
+    with qtbot.waitSignal(opened.jobs.finished, timeout=TIMEOUT):
+        drag(qtbot, view, [(12, 20), (30, 20), (45, 20)])
+    after = doc.current.pixels
+    changed = np.any(after != before, axis=2)
+    assert changed[19:22, 13:45].mean() > 0.9              # the stroke is filled
+    assert not changed[:17].any() and not changed[24:].any()  # nothing else moves
+    np.testing.assert_array_equal(doc.mask, mask)
+    np.testing.assert_array_equal(shown_mask(opened), mask)  # the stroke's overlay is gone
+    assert doc.undo_stack.undoText() == "Heal"
+    doc.undo_stack.undo()
+    np.testing.assert_array_equal(doc.current.pixels, before)
 
 
 def test_brush_size_keys_and_cursor_outline(qtbot, opened):

@@ -38,8 +38,9 @@ SELECT_TOOL = "select"
 LASSO_TOOL = "lasso"
 BRUSH_TOOL = "brush"
 ERASER_TOOL = "eraser"
-TOOLS = (PAN_TOOL, SELECT_TOOL, LASSO_TOOL, BRUSH_TOOL, ERASER_TOOL)
-PAINT_TOOLS = (BRUSH_TOOL, ERASER_TOOL)
+HEAL_TOOL = "heal"
+TOOLS = (PAN_TOOL, SELECT_TOOL, LASSO_TOOL, BRUSH_TOOL, ERASER_TOOL, HEAL_TOOL)
+PAINT_TOOLS = (BRUSH_TOOL, ERASER_TOOL, HEAL_TOOL)
 
 
 class ClippedPixmapItem(QGraphicsPixmapItem):
@@ -347,7 +348,7 @@ class ImageView(QGraphicsView):
 
     def set_tool(self, tool: str) -> None:
         """What a left-button drag does: PAN_TOOL moves the image, SELECT_TOOL draws a
-        rectangle, LASSO_TOOL a freehand selection, BRUSH_TOOL / ERASER_TOOL a stroke."""
+        rectangle, LASSO_TOOL a freehand selection, BRUSH_TOOL / ERASER_TOOL / HEAL_TOOL a stroke."""
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}")
         self._tool = tool
