@@ -51,27 +51,7 @@ def invert(mask: np.ndarray) -> np.ndarray:
     return FULL - mask
 
 
-def _max3(a: np.ndarray, square: bool) -> np.ndarray:
-    """Grey-level dilation by one pixel: 3x3 square or 4-neighbour cross."""
-    out = a.copy()
-    np.maximum(out[1:], a[:-1], out=out[1:])
-    np.maximum(out[:-1], a[1:], out=out[:-1])
-    if square:
-        rows = out.copy()
-        np.maximum(out[:, 1:], rows[:, :-1], out=out[:, 1:])
-        np.maximum(out[:, :-1], rows[:, 1:], out=out[:, :-1])
-    else:
-        np.maximum(out[:, 1:], a[:, :-1], out=out[:, 1:])
-        np.maximum(out[:, :-1], a[:, 1:], out=out[:, :-1])
-    return out
-
-
-def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """Dilate by `pixels` (an octagon, close to a disc): damage spreads outwards, soft edges kept."""
-    out = mask
-    for step in range(max(0, pixels)):
-        out = _max3(out, square=step % 2 == 1)
-    return out.copy() if out is mask else out
+grow = engine.grow_mask      # dilate by n pixels (an octagon); the engine's, which the repair training shares
 
 
 def shrink(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -183,7 +163,7 @@ def feather(inside: np.ndarray, width: int) -> np.ndarray:
     weights = inside.astype(np.float32)
     reached = inside.astype(np.uint8)
     for step in range(1, width + 1):
-        grown = _max3(reached, square=step % 2 == 0)
+        grown = engine.dilate_step(reached, square=step % 2 == 0)
         weights[(grown > reached)] = 1.0 - step / (width + 1)
         reached = grown
     return weights

@@ -9,7 +9,8 @@ import torch
 from PIL import Image as PILImage
 
 from engine.training import damage as damage_training
-from engine.training.damage import SOURCES, PoolMaker, load_rgb, make_pool, picture_paths, recolour, shade
+from engine.training.damage import (SOURCES, PoolMaker, load_rgb, make_pool, picture_paths, recolour, repair_sample,
+                                    shade)
 
 
 @pytest.fixture
@@ -50,6 +51,15 @@ def test_recolour_turns_hues_and_keeps_brightness_and_greys():
     assert min(np.abs(out - pic).max() for out in outs) > 0.01
     grey = np.full((4, 4, 3), 0.3, np.float32)
     np.testing.assert_allclose(recolour(rng, grey), grey, atol=1e-6)
+
+
+def test_loose_repair_regions_grow_over_intact_pixels():
+    clean = np.random.default_rng(5).uniform(0, 1, (96, 96, 3)).astype(np.float32)
+    for seed in range(6):
+        damaged, region = repair_sample(np.random.default_rng(seed), clean)
+        loose_damaged, loose = repair_sample(np.random.default_rng(seed), clean, p_loose=1.0)
+        np.testing.assert_array_equal(loose_damaged, damaged)       # the same damage, a wider region
+        assert np.all(loose[region]) and (loose.sum() > region.sum() or not region.any())
 
 
 def test_shade_is_uneven_light_without_edges():

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..device import resolve_device
+from ..morphology import grow_mask
 from ..nets import build
 from .common import Checkpoints, CsvLog, cosine_lr, export_model, uses_bf16
 from .synth_damage import age, damage, holes_mask
@@ -75,15 +76,21 @@ def _crop_box(rng, shape, size: int) -> tuple[slice, slice]:
     return slice(y, y + size), slice(x, x + size)
 
 
-def repair_sample(rng, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(damaged float HxWx3, region to repair HxW bool) for the repair network."""
+def repair_sample(rng, clean: np.ndarray, p_loose: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(damaged float HxWx3, region to repair HxW bool) for the repair network. `p_loose`
+    of the regions are grown by 1-8 px, as a hand-painted mask or a Heal Brush stroke
+    covers some intact pixels around the damage, which the network should then keep."""
     if rng.random() < 0.2:          # a mask of any damage-like shape over a flat, noisy fill
         h, w = clean.shape[:2]
         region = holes_mask(rng, h, w) > 0.5
         fill = rng.uniform(0, 1, 3) + rng.normal(0, rng.uniform(0, 0.05), (h, w, 3))
-        return np.where(region[..., None], np.clip(fill, 0, 1), clean).astype(np.float32), region
-    damaged, mask = damage(rng, clean)
-    return damaged, (mask > 0.75 if rng.random() < 0.5 else mask > 0.25)
+        damaged = np.where(region[..., None], np.clip(fill, 0, 1), clean).astype(np.float32)
+    else:
+        damaged, mask = damage(rng, clean)
+        region = mask > 0.75 if rng.random() < 0.5 else mask > 0.25
+    if p_loose and rng.random() < p_loose:
+        region = grow_mask(region, int(rng.integers(1, 9)))
+    return damaged, region
 
 
 def recolour(rng, clean: np.ndarray) -> np.ndarray:
@@ -112,10 +119,11 @@ def shade(rng, clean: np.ndarray) -> np.ndarray:
 
 
 def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, crops: int = CROPS_PER_PICTURE,
-              p_recolour: float = 0.0, p_shade: float = 0.0):
+              p_recolour: float = 0.0, p_shade: float = 0.0, p_loose: float = 0.0):
     """n samples (input uint8 HxWx3, mask uint8 HxW, clean uint8 HxWx3) of synthetic damage;
     the mask is stored doubled: 0/1/2 = clean/unsure/damaged (task mask), 0/2 = keep/repair.
-    `p_recolour` of the clean pictures are first recoloured (`recolour`), `p_shade` shaded (`shade`).
+    `p_recolour` of the clean pictures are first recoloured (`recolour`), `p_shade` shaded (`shade`);
+    `p_loose` of the repair regions are grown (`repair_sample`).
 
     The damage is drawn over the whole picture and then cropped (`crops` crops of `size`
     from each), so it has the scale it has on a whole photo: the generator
@@ -137,7 +145,7 @@ def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, cro
             damaged, mask = damage(rng, clean)
             mask = np.round(mask * 2)
         else:
-            damaged, region = repair_sample(rng, clean)
+            damaged, region = repair_sample(rng, clean, p_loose)
             mask = region * 2
         damaged, clean = (np.round(a * 255).astype(np.uint8) for a in (damaged, clean))
         for _ in range(min(crops, n - i)):
@@ -163,10 +171,10 @@ class PoolMaker:
     as it is ready; without, a new pool is made every `refresh` steps."""
 
     def __init__(self, pictures, n: int, size: int, task: str, workers: int, crops: int = CROPS_PER_PICTURE,
-                 p_recolour: float = 0.0, p_shade: float = 0.0):
+                 p_recolour: float = 0.0, p_shade: float = 0.0, p_loose: float = 0.0):
         global _PICTURES
         self.n, self.workers = n, workers
-        self.pool_args = (size, task, crops, p_recolour, p_shade)      # make_pool's arguments after n
+        self.pool_args = (size, task, crops, p_recolour, p_shade, p_loose)   # make_pool's arguments after n
         self.pictures, self.pending = pictures, None
         if workers:     # fork before CUDA starts; the children only run numpy
             _PICTURES = pictures
@@ -279,6 +287,8 @@ def main(argv=None) -> int:
                          "the detector to take soft, darker patches for stains: docs/damage-training.md)")
     ap.add_argument("--shade", type=float, default=0.0,
                     help="share of clean pictures first put under uneven, tinted light (see shade)")
+    ap.add_argument("--loose", type=float, default=0.0,
+                    help="repair: share of regions grown by 1-8 px, so intact pixels under a loose mask are kept")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes that generate the next pool while training (for a GPU; 0: none)")
     ap.add_argument("--minutes", type=float, default=0,
@@ -303,7 +313,8 @@ def main(argv=None) -> int:
     pictures = load_rgb(train_paths, args.patch)
     print(f"training on {len(pictures)} of {len(train_paths)} pictures (the others are smaller than "
           f"--patch {args.patch})", file=sys.stderr)
-    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers, args.crops, args.recolour, args.shade)
+    pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers, args.crops, args.recolour, args.shade,
+                      args.loose)
     val = make_pool(np.random.default_rng(12345), load_rgb(val_paths, 256), args.val, 256, task)
 
     sizes = {k: v for k, v in (("width", args.width), ("depth", args.depth)) if v}
