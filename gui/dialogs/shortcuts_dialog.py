@@ -39,12 +39,7 @@ def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str, str]]:
     for top in menu_bar.actions():
         if top.menu() is not None:
             rows += _rows(_plain(top.text()), top.menu().actions())
-    seen, unique = set(), []
-    for row in rows:             # an action in two menus (Import Mask) is listed once
-        if row[1:] not in seen:
-            seen.add(row[1:])
-            unique.append(row)
-    return unique + [("Canvas", command, keys) for keys, command in CANVAS_KEYS]
+    return rows + [("Canvas", command, keys) for keys, command in CANVAS_KEYS]
 
 
 class ShortcutsDialog(QDialog):
