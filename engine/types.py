@@ -46,6 +46,14 @@ class Image:
             return self.pixels.astype(np.float32) / 255
         return self.pixels
 
+    def compact(self) -> "Image":
+        """This image with an 8-bit source's pixels held as uint8: a quarter of the
+        memory, and the values an 8-bit export writes. A 16-bit one is returned as it is."""
+        if self.bits != 8 or self.pixels.dtype == np.uint8:
+            return self
+        from .imageio import to_uint8    # imageio imports this module
+        return self.with_pixels(to_uint8(self.pixels))
+
     def with_pixels(self, pixels: np.ndarray, alpha: np.ndarray | None = None) -> "Image":
         """A copy carrying new pixels (and alpha, if given) with the same metadata."""
         return replace(self, pixels=pixels, alpha=self.alpha if alpha is None else alpha,

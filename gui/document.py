@@ -2,9 +2,12 @@
 the damage mask, and the undo stack of edits between them.
 
 Images are never modified in place: an edit replaces `current` (and perhaps the
-mask) with new objects, and its undo command keeps the before and after states.
-A brush stroke keeps only the rectangle it changed, before and after, so a long
-session of mask painting does not hold a full mask per stroke.
+mask) with new objects, and its undo command keeps what it changed, before and
+after. The history is kept small, as a long session on a big photo would
+otherwise fill the memory: an 8-bit image is held as uint8 (`Image.compact`: a
+quarter of float32, and exactly what an 8-bit export writes); a brush or Heal
+stroke, or a tool run on a small selection, keeps only the rectangle it changed;
+a mask edit keeps no image, an image edit no mask.
 
 The mask is HxW uint8 levels, 255 = damaged (gui/mask_ops.py). When it came from
 Detect Damage or an imported file it keeps the soft mask it was thresholded from,
@@ -23,6 +26,22 @@ import engine
 
 from . import mask_ops
 
+PATCH_SHARE = 0.5   # an image edit that changed at most this share of the image is kept as a patch
+
+
+def changed_box(before: engine.Image, after: engine.Image) -> engine.Box | None:
+    """The smallest box holding every pixel `after` changes from `before` (empty when
+    none changed); None when `after` is more than new pixel values (another size,
+    storage type or alpha)."""
+    a, b = before.pixels, after.pixels
+    if a.shape != b.shape or a.dtype != b.dtype or before.alpha is not after.alpha:
+        return None
+    differs = (a != b).any(axis=2)
+    rows, cols = np.flatnonzero(differs.any(axis=1)), np.flatnonzero(differs.any(axis=0))
+    if rows.size == 0:
+        return engine.Box(0, 0, 0, 0)
+    return engine.Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
 
 @dataclass(frozen=True)
 class DocumentState:
@@ -36,40 +55,59 @@ class DocumentState:
 
 
 class EditCommand(QUndoCommand):
-    """One undoable edit: switches the document between two states."""
+    """One undoable edit: sets the fields of the document's state it changed (a
+    dict of DocumentState field -> value) to their values after or before it. A
+    mask edit keeps no image and an image edit no mask: the other fields are as
+    the edits below it left them."""
 
-    def __init__(self, document: "Document", label: str, before: DocumentState, after: DocumentState):
+    def __init__(self, document: "Document", label: str, before: dict, after: dict):
         super().__init__(label)
         self._document = document
         self._before = before
         self._after = after
 
     def redo(self) -> None:
-        self._document._set_state(self._after)
+        self._document._set_state(replace(self._document._state, **self._after))
 
     def undo(self) -> None:
-        self._document._set_state(self._before)
+        self._document._set_state(replace(self._document._state, **self._before))
 
 
-class MaskPatchCommand(QUndoCommand):
-    """One undoable change to a rectangle of the mask (a brush stroke): keeps just
-    that rectangle before and after, and rewrites it into a copy of the mask."""
+class PatchCommand(QUndoCommand):
+    """One undoable change to a rectangle of the image's pixels or of the mask (a
+    Heal or brush stroke, a tool run on a selection): keeps just that rectangle
+    before and after, and rewrites it into a copy of the current one.
 
-    def __init__(self, document: "Document", label: str, box: engine.Box, before: np.ndarray, after: np.ndarray):
+    `result`, the whole new image or mask, is what the first redo (the push) sets,
+    so the screen shows the very image the job converted for it."""
+
+    def __init__(self, document: "Document", label: str, field: str, box: engine.Box, before: np.ndarray,
+                 after: np.ndarray, result: object = None):
         super().__init__(label)
         self._document = document
+        self._field = field              # "image" or "mask"
         self._box = box
         self._before = before
         self._after = after
+        self._result = result
 
     def _put(self, patch: np.ndarray) -> None:
         state = self._document._state
-        mask = state.mask.copy()
-        mask[self._box.slices] = patch
-        self._document._set_state(replace(state, mask=mask))
+        if self._field == "image":
+            pixels = state.image.pixels.copy()
+            pixels[self._box.slices] = patch
+            value = state.image.with_pixels(pixels)
+        else:
+            value = state.mask.copy()
+            value[self._box.slices] = patch
+        self._document._set_state(replace(state, **{self._field: value}))
 
     def redo(self) -> None:
-        self._put(self._after)
+        if self._result is None:
+            self._put(self._after)
+        else:
+            result, self._result = self._result, None
+            self._document._set_state(replace(self._document._state, **{self._field: result}))
 
     def undo(self) -> None:
         self._put(self._before)
@@ -84,6 +122,7 @@ class Document(QObject):
 
     def __init__(self, image: engine.Image, path: str | None = None, parent: QObject | None = None):
         super().__init__(parent)
+        image = image.compact()
         self.path = path
         self.original = image
         self._state = DocumentState(image, None)
@@ -116,12 +155,20 @@ class Document(QObject):
         """True when there are edits since opening or the last export."""
         return not self.undo_stack.isClean()
 
-    def apply(self, image: engine.Image, label: str) -> None:
-        """Make `image` current as an undoable edit; a mask of another size is dropped."""
-        if image.pixels.shape[:2] == self.current.pixels.shape[:2]:
-            self._push(label, replace(self._state, image=image))
+    def apply(self, image: engine.Image, label: str, changed: engine.Box | None = None) -> None:
+        """Make `image` current as an undoable edit; a mask of another size is dropped.
+        `changed`, if given, is a box outside which `image` has the current image's
+        pixels (as `changed_box` finds): when it is small the history keeps just that
+        box, before and after, instead of two whole images."""
+        image, current = image.compact(), self.current
+        if image.pixels.shape[:2] != current.pixels.shape[:2]:
+            self._push(label, image=image, mask=None, soft_mask=None, threshold=DocumentState.threshold)
+        elif (changed is not None and changed.width * changed.height <= PATCH_SHARE * image.width * image.height
+              and image.pixels.dtype == current.pixels.dtype and image.alpha is current.alpha):
+            self.undo_stack.push(PatchCommand(self, label, "image", changed, current.pixels[changed.slices].copy(),
+                                              image.pixels[changed.slices].copy(), result=image))
         else:
-            self._push(label, DocumentState(image, None))
+            self._push(label, image=image)
 
     def set_mask(self, mask: np.ndarray | None, label: str = "Set Mask", soft_mask: np.ndarray | None = None,
                  threshold: float | None = None) -> None:
@@ -134,8 +181,7 @@ class Document(QObject):
                 raise ValueError(f"a mask must be uint8 {shape}, not {array.dtype} {array.shape}")
         if mask is None:
             soft_mask = None
-        self._push(label, DocumentState(self.current, mask, soft_mask,
-                                        self.threshold if threshold is None else threshold))
+        self._push(label, mask=mask, soft_mask=soft_mask, threshold=self.threshold if threshold is None else threshold)
 
     def set_threshold(self, threshold: float) -> bool:
         """Move the threshold of the soft mask: pixels not painted by hand follow it.
@@ -144,7 +190,7 @@ class Document(QObject):
         if state.soft_mask is None or state.mask is None or threshold == state.threshold:
             return False
         mask = mask_ops.rethreshold(state.mask, state.soft_mask, state.threshold, threshold)
-        self._push(f"Threshold {threshold:.0%}", replace(state, mask=mask, threshold=threshold))
+        self._push(f"Threshold {threshold:.0%}", mask=mask, threshold=threshold)
         return True
 
     def paint_mask(self, box: engine.Box, before: np.ndarray, after: np.ndarray, label: str) -> None:
@@ -153,15 +199,17 @@ class Document(QObject):
         if self.mask is None:
             mask = np.zeros(self.current.pixels.shape[:2], np.uint8)
             mask[box.slices] = after
-            self._push(label, replace(self._state, mask=mask, soft_mask=None))
+            self._push(label, mask=mask, soft_mask=None)
         else:
-            self.undo_stack.push(MaskPatchCommand(self, label, box, before, after))
+            self.undo_stack.push(PatchCommand(self, label, "mask", box, before, after))
 
     def mark_saved(self) -> None:
         self.undo_stack.setClean()
 
-    def _push(self, label: str, after: DocumentState) -> None:
-        self.undo_stack.push(EditCommand(self, label, self._state, after))
+    def _push(self, label: str, **after) -> None:
+        """An edit setting the state's fields named in `after`."""
+        before = {name: getattr(self._state, name) for name in after}
+        self.undo_stack.push(EditCommand(self, label, before, after))
 
     def _set_state(self, state: DocumentState) -> None:
         image_changed = state.image is not self._state.image

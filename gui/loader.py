@@ -35,7 +35,7 @@ class ImageLoader(QObject):
 
         def work() -> None:
             try:
-                image = engine.load_image(path)
+                image = engine.load_image(path).compact()   # as the document holds it
                 shown = array_to_qimage(image.pixels, image.alpha)
             except engine.RestoraError as exc:
                 self._error.emit(ticket, path, str(exc))

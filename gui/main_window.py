@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -619,10 +620,8 @@ class MainWindow(QMainWindow):
         """Repair the pixels the image-sized `mask` (uint8 levels) marks inside `box` (a Heal
         Brush stroke), leaving the document's mask as it is: one "Heal" edit."""
         request = request or self.panel.repair_request()
-        image, selection = self.document.current, (box.x0, box.y0, box.width, box.height)
-        return self.start_job("Heal",
-                              lambda token: tools.displayed(tools.repair_job(image, selection, mask, request, token)),
-                              self._image_result("Heal"))
+        selection = (box.x0, box.y0, box.width, box.height)
+        return self._start_image_job("Heal", partial(tools.repair_job, selection=selection, mask=mask, request=request))
 
     def _preview_threshold(self, threshold: float) -> None:
         doc = self.document
@@ -792,21 +791,27 @@ class MainWindow(QMainWindow):
         rect: QRect | None = self.view.selection()
         return None if rect is None else (rect.x(), rect.y(), rect.width(), rect.height())
 
+    def _start_image_job(self, label: str, job: Callable, on_result: ResultHandler | None = None) -> bool:
+        """Run `job(image, cancel=token)`, a job on the current image, and apply its result as
+        the edit `label` (or through `on_result`), `tools.displayed` on the worker first."""
+        if self.document is None:
+            return False
+        image = self.document.current
+        return self.start_job(label, lambda token: tools.displayed(job(image, cancel=token), image),
+                              on_result or self._image_result(label))
+
     def _image_result(self, label: str) -> ResultHandler:
-        """Applies a `tools.displayed` job's (image, QImage) as the edit `label`."""
-        def apply(document: Document, result: tuple[engine.Image, QImage]) -> None:
-            image, shown = result
-            self._displays.put(image, shown)
-            document.apply(image, label)
+        """Applies a `tools.displayed` job's result as the edit `label`."""
+        def apply(document: Document, result: tools.Shown) -> None:
+            self._displays.put(result.image, result.qimage)
+            document.apply(result.image, label, result.changed)
         return apply
 
     def restore_document(self, request: engine.RestoreRequest | None = None) -> bool:
         """Clean the page (or the selection) with `request` (the Settings panel's if None)."""
         request = request or self.panel.restore_request()
-        image, selection = self.document.current, self._selection()
-        return self.start_job("Restore",
-                              lambda token: tools.displayed(tools.restore_job(image, selection, request, token)),
-                              self._image_result("Restore"))
+        selection = self._selection()
+        return self._start_image_job("Restore", partial(tools.restore_job, selection=selection, request=request))
 
     def detect_damage(self, request: engine.MaskRequest | None = None) -> bool:
         """Find damage (in the selection, if any) and show it as the mask overlay; the soft
@@ -821,12 +826,11 @@ class MainWindow(QMainWindow):
     def repair_damage(self, request: engine.RepairRequest | None = None) -> bool:
         """Fill the masked damage (as edited), detecting it first when there is no mask."""
         request = request or self.panel.repair_request()
-        image, selection, mask = self.document.current, self._selection(), self.document.mask
-        return self.start_job("Repair",
-                              lambda token: tools.displayed(tools.repair_job(image, selection, mask, request, token)),
-                              self._repaired)
+        selection, mask = self._selection(), self.document.mask
+        return self._start_image_job("Repair", partial(tools.repair_job, selection=selection, mask=mask,
+                                                       request=request), self._repaired)
 
-    def _repaired(self, document: Document, result: tuple[engine.Image, QImage]) -> None:
+    def _repaired(self, document: Document, result: tools.Shown) -> None:
         """Applies the repair and hides the mask overlay, which would cover what was
         filled; the mask is kept for a further edit and repair (Ctrl+M shows it)."""
         self._image_result("Repair")(document, result)
@@ -837,10 +841,8 @@ class MainWindow(QMainWindow):
         selection, the enlarged selection becomes the image."""
         request = request or self.panel.upscale_request(scale)
         label = f"Upscale ×{request.scale}"
-        image, selection = self.document.current, self._selection()
-        return self.start_job(label,
-                              lambda token: tools.displayed(tools.upscale_job(image, selection, request, token)),
-                              self._image_result(label))
+        selection = self._selection()
+        return self._start_image_job(label, partial(tools.upscale_job, selection=selection, request=request))
 
     def _apply_mask(self, document: Document, found: tools.DetectedDamage) -> None:
         document.set_mask(found.mask, "Detect Damage", soft_mask=found.soft_mask, threshold=found.threshold)

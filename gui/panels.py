@@ -322,8 +322,8 @@ class SettingsPanel(QScrollArea):
 
 
 class HistoryPanel(QUndoView):
-    """The open document's edits, oldest first; clicking one jumps there (the edits
-    keep their images, so jumping is instant). The exported state has a save mark."""
+    """The open document's edits, oldest first; clicking one jumps there. The exported
+    state has a save mark."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

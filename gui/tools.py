@@ -10,8 +10,8 @@ for a lasso its polygon mask feathered outwards. Upscale instead makes the
 upscaled bounding box the new image.
 
 Masks cross here between the engine's float convention and the document's uint8
-levels, and `displayed` converts a result for the screen, so that neither big
-conversion runs on the GUI thread.
+levels, and `displayed` makes a result compact, converts it for the screen and
+finds the pixels it changed, so that none of that runs on the GUI thread.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from engine import Box, Region, blend_region, paste_hard
 
 from . import mask_ops
 from .canvas import array_to_qimage
+from .document import changed_box
 
 LASSO_FEATHER = 8   # blend band outside a lasso, pixels; within the engine's context pad
 
@@ -49,6 +50,16 @@ class Lasso:
 
 
 Selection = tuple[int, int, int, int] | Lasso
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An image job's result ready for the document: the image (compact), its QImage,
+    and the box of pixels it changed (`document.changed_box`)."""
+
+    image: engine.Image
+    qimage: QImage
+    changed: Box | None
 
 
 @dataclass(frozen=True)
@@ -93,12 +104,12 @@ def paste_selection(base: np.ndarray, patch: np.ndarray, region: Region, selecti
     return paste_hard(base, patch, region)
 
 
-def displayed(job: Generator[engine.Progress, None, engine.Image]
-              ) -> Generator[engine.Progress, None, tuple[engine.Image, QImage]]:
-    """Run an image job, then convert its result for the screen here on the worker
-    thread; returns (image, its QImage)."""
-    image = yield from job
-    return image, array_to_qimage(image.pixels, image.alpha)
+def displayed(job: Generator[engine.Progress, None, engine.Image], before: engine.Image
+              ) -> Generator[engine.Progress, None, Shown]:
+    """Run an image job that started from `before`, then here on the worker thread
+    make its result compact, convert it for the screen and find what it changed."""
+    image = (yield from job).compact()
+    return Shown(image, array_to_qimage(image.pixels, image.alpha), changed_box(before, image))
 
 
 def restore_job(image: engine.Image, selection: Selection | None, request: engine.RestoreRequest,

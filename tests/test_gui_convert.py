@@ -115,3 +115,18 @@ def test_bad_shapes_are_refused():
         array_to_qimage(np.zeros((4, 4, 2), np.float32))
     with pytest.raises(ValueError):
         array_to_qimage(np.zeros((4, 4, 3), np.float32), alpha=np.zeros((3, 4), np.float32))
+
+
+def test_display_cache_keeps_the_latest_shown_within_its_budget():
+    images = [engine.Image(pixels=np.full((16, 16, 3), i / 4, np.float32)) for i in range(3)]
+    shown = [array_to_qimage(image.pixels) for image in images]
+    cache = DisplayCache(budget=2 * shown[0].sizeInBytes())
+    cache.put(images[0], shown[0])
+    cache.put(images[1], shown[1])
+    assert cache.get(images[0]) is shown[0]          # now the latest shown: images[1] goes first
+    cache.put(images[2], shown[2])
+    assert cache.get(images[1]) is None
+    assert cache.get(images[0]) is shown[0] and cache.get(images[2]) is shown[2]
+    big = engine.Image(pixels=np.zeros((64, 64, 3), np.float32))
+    cache.put(big, array_to_qimage(big.pixels))      # over the budget alone: still kept, the rest let go
+    assert cache.get(big) is not None and cache.get(images[0]) is None and cache.get(images[2]) is None

@@ -228,7 +228,7 @@ def test_difference_view_and_flashing_the_original(qtbot, opened):
     diff, _ = qimage_to_array(opened.view._difference_item.pixmap().toImage())
     assert diff.max() == 0  # nothing changed yet
     doc = opened.document
-    doc.apply(doc.current.with_pixels(1.0 - doc.current.pixels), "Invert")
+    doc.apply(doc.current.with_pixels(1.0 - doc.current.float_pixels()), "Invert")
     diff, _ = qimage_to_array(opened.view._difference_item.pixmap().toImage())
     assert diff.mean() > 0.5
     opened.difference_action.setChecked(False)
@@ -272,7 +272,7 @@ def test_settings_panel_options_reach_the_request_and_are_remembered(qtbot, open
 def test_history_panel_lists_the_steps_and_jumps_between_them(opened):
     doc = opened.document
     original = doc.current
-    doc.apply(original.with_pixels(1.0 - original.pixels), "Invert")
+    doc.apply(original.with_pixels(1.0 - original.float_pixels()), "Invert")
     doc.set_mask(np.zeros((48, 64), np.uint8), "Set Mask")
     model = opened.history.model()
     assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Opened photo.png", "Invert", "Set Mask"]

@@ -109,6 +109,7 @@ def test_restore_then_undo_and_redo(qtbot, window, tmp_path):
     run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="test-restore")))
     after = doc.current
     assert after is not before and after.pixels.shape == before.pixels.shape
+    assert after.pixels.dtype == np.uint8                      # an 8-bit result is held compactly
     assert not np.array_equal(after.pixels, before.pixels)
     assert doc.modified and window.undo_action.isEnabled()
     window.undo_action.trigger()
@@ -116,7 +117,7 @@ def test_restore_then_undo_and_redo(qtbot, window, tmp_path):
     window.redo_action.trigger()
     assert doc.current is after
     shown, _ = qimage_to_array(window.view.shown_image())
-    np.testing.assert_allclose(shown, after.pixels, atol=1 / 255 + 1e-6)
+    np.testing.assert_allclose(shown, after.float_pixels(), atol=1 / 255 + 1e-6)
 
 
 def test_cancel_leaves_the_document_unchanged(qtbot, window, tmp_path, monkeypatch):
@@ -198,7 +199,7 @@ def test_worker_error_is_shown(qtbot, window, tmp_path, errors):
 def test_export_writes_the_current_image(qtbot, window, tmp_path, errors):
     open_image(qtbot, window, write_png(tmp_path / "page.png", 20, 30, seed=3))
     doc = window.document
-    doc.apply(doc.current.with_pixels(1.0 - doc.current.pixels), "Invert")
+    doc.apply(doc.current.with_pixels(1.0 - doc.current.float_pixels()), "Invert")
     target = tmp_path / "out" / "result.png"
     target.parent.mkdir()
     target.write_bytes(b"old")  # the dialog already asked; export replaces the file
@@ -226,7 +227,7 @@ def test_paste_opens_the_clipboard_image(qtbot, window):
     qimage.fill(QColor(255, 0, 0))
     QApplication.clipboard().setImage(qimage)
     assert window.paste_image()
-    pixels = window.document.current.pixels
+    pixels = window.document.current.float_pixels()
     assert pixels.shape == (5, 7, 3) and np.allclose(pixels[..., 0], 1) and np.allclose(pixels[..., 1:], 0)
     assert window.windowTitle() == "Untitled[*] — Restora"
 
@@ -236,16 +237,16 @@ def test_copy_puts_the_result_or_the_selection_on_the_clipboard(qtbot, window, t
 
     open_image(qtbot, window, write_png(tmp_path / "page.png"))
     doc = window.document
-    doc.apply(doc.current.with_pixels(1.0 - doc.current.pixels), "Invert")
+    doc.apply(doc.current.with_pixels(1.0 - doc.current.float_pixels()), "Invert")
     window.copy_action.trigger()
     copied = QApplication.clipboard().image()
     assert (copied.width(), copied.height()) == (doc.current.width, doc.current.height)
-    np.testing.assert_allclose(qimage_to_array(copied)[0], doc.current.pixels, atol=1 / 255)
+    np.testing.assert_allclose(qimage_to_array(copied)[0], doc.current.float_pixels(), atol=1 / 255)
     window.view.set_selection(QRect(3, 2, 10, 6))
     window.copy_action.trigger()
     copied = QApplication.clipboard().image()
     assert (copied.width(), copied.height()) == (10, 6)
-    np.testing.assert_allclose(qimage_to_array(copied)[0], doc.current.pixels[2:8, 3:13], atol=1 / 255)
+    np.testing.assert_allclose(qimage_to_array(copied)[0], doc.current.float_pixels()[2:8, 3:13], atol=1 / 255)
 
 
 def test_shortcuts_dialog_lists_every_keyed_command(qtbot, window, tmp_path):
@@ -253,7 +254,7 @@ def test_shortcuts_dialog_lists_every_keyed_command(qtbot, window, tmp_path):
 
     open_image(qtbot, window, write_png(tmp_path / "page.png"))
     doc = window.document
-    doc.apply(doc.current.with_pixels(1.0 - doc.current.pixels), "Invert")
+    doc.apply(doc.current.with_pixels(1.0 - doc.current.float_pixels()), "Invert")
     assert window.undo_action.text() == "&Undo Invert"
     rows = {(command, keys) for _, command, keys in shortcut_rows(window.menuBar())}
     assert {("Undo", "Ctrl+Z"), ("Copy Image", "Ctrl+C"), ("Detect Damage", "Ctrl+Shift+D"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtGui import QImage
@@ -22,6 +23,7 @@ from engine import to_uint8
 # byte offsets of red, green, blue and alpha inside a 32-bit (A)RGB32 pixel in memory
 R, G, B, A = (2, 1, 0, 3) if sys.byteorder == "little" else (1, 2, 3, 0)
 CHUNK_ROWS = 256   # convert this many rows at a time: small temporaries even for huge images
+DISPLAY_BUDGET = 512 * 2**20   # bytes of screen copies DisplayCache keeps
 
 
 def _blank(width: int, height: int, fmt: QImage.Format) -> tuple[QImage, np.ndarray]:
@@ -119,16 +121,26 @@ def difference_qimage(current: QImage, original: QImage, gain: float = 4.0) -> Q
 
 class DisplayCache:
     """The shown QImage of each engine image, converted once and kept while the image
-    lives (in the document or its undo history), so undo and redo are instant."""
+    lives (in the document or its undo history) and is among the latest shown, up to
+    `budget` bytes: undo and redo of the last steps are instant, and a long history
+    of a big photo holds no screen copy of every step (one is made again when needed)."""
 
-    def __init__(self) -> None:
-        self._images: dict[int, QImage] = {}
+    def __init__(self, budget: int = DISPLAY_BUDGET) -> None:
+        self._images: OrderedDict[int, QImage] = OrderedDict()
+        self._budget = budget
 
     def get(self, image) -> QImage | None:
-        return self._images.get(id(image))
+        shown = self._images.get(id(image))
+        if shown is not None:
+            self._images.move_to_end(id(image))
+        return shown
 
     def put(self, image, shown: QImage) -> None:
         key = id(image)
         if key not in self._images:
             weakref.finalize(image, self._images.pop, key, None)
         self._images[key] = shown
+        self._images.move_to_end(key)
+        total = sum(kept.sizeInBytes() for kept in self._images.values())
+        while total > self._budget and len(self._images) > 1:
+            total -= self._images.popitem(last=False)[1].sizeInBytes()
