@@ -46,12 +46,14 @@ def changed_box(before: engine.Image, after: engine.Image) -> engine.Box | None:
 @dataclass(frozen=True)
 class DocumentState:
     """What an edit changes: the current image, the damage mask (HxW uint8, 255 =
-    damaged), and the soft mask and threshold the mask follows (None: drawn by hand)."""
+    damaged), the soft mask and threshold the mask follows (None: drawn by hand),
+    and the original as compared with (turned and cropped with the image)."""
 
     image: engine.Image
     mask: np.ndarray | None
     soft_mask: np.ndarray | None = None
     threshold: float = 0.5
+    original: engine.Image | None = None
 
 
 class EditCommand(QUndoCommand):
@@ -116,7 +118,7 @@ class PatchCommand(QUndoCommand):
 class Document(QObject):
     """The image being edited; every change goes through the undo stack."""
 
-    image_changed = Signal()   # `current` was replaced (an edit, undo or redo)
+    image_changed = Signal()   # `current` (or `original`) was replaced (an edit, undo or redo)
     mask_changed = Signal()    # `mask` (or its soft mask or threshold) was set, replaced or cleared
     changed = Signal()         # anything shown about the document changed (also the saved state)
 
@@ -124,8 +126,7 @@ class Document(QObject):
         super().__init__(parent)
         image = image.compact()
         self.path = path
-        self.original = image
-        self._state = DocumentState(image, None)
+        self._state = DocumentState(image, None, original=image)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.indexChanged.connect(self.changed)
         self.undo_stack.cleanChanged.connect(self.changed)
@@ -133,6 +134,12 @@ class Document(QObject):
     @property
     def current(self) -> engine.Image:
         return self._state.image
+
+    @property
+    def original(self) -> engine.Image:
+        """The image as opened, for the compare view: rotated, flipped and cropped with
+        the current image, not changed by the tools."""
+        return self._state.original
 
     @property
     def mask(self) -> np.ndarray | None:
@@ -169,6 +176,12 @@ class Document(QObject):
                                               image.pixels[changed.slices].copy(), result=image))
         else:
             self._push(label, image=image)
+
+    def reshape(self, label: str, image: engine.Image, original: engine.Image, mask: np.ndarray | None,
+                soft_mask: np.ndarray | None) -> None:
+        """A rotation, flip or crop (`tools.reshape_job`'s result): the image, the original
+        and the masks change together, as one undoable edit."""
+        self._push(label, image=image.compact(), original=original.compact(), mask=mask, soft_mask=soft_mask)
 
     def set_mask(self, mask: np.ndarray | None, label: str = "Set Mask", soft_mask: np.ndarray | None = None,
                  threshold: float | None = None) -> None:
@@ -212,7 +225,7 @@ class Document(QObject):
         self.undo_stack.push(EditCommand(self, label, before, after))
 
     def _set_state(self, state: DocumentState) -> None:
-        image_changed = state.image is not self._state.image
+        image_changed = state.image is not self._state.image or state.original is not self._state.original
         mask_changed = (state.mask is not self._state.mask or state.soft_mask is not self._state.soft_mask
                         or state.threshold != self._state.threshold)
         self._state = state

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self._stage = ""
         self._icon_names: dict[QAction, str] = {}
         self._displays = DisplayCache()
+        self._compared: engine.Image | None = None   # the original the compare view shows
         self._stroke: mask_ops.Stroke | None = None
         self._healing = False              # the stroke is a Heal Brush one
         self._warm_up_scheduled = False
@@ -229,6 +230,22 @@ class MainWindow(QMainWindow):
         self.upscale_action = a("&Upscale", lambda: self.upscale_image(), ("Ctrl+U",), "arrow-expand-all",
                                 "Enlarge by the scale and variant set in the Settings panel")
 
+        self.crop_action = a("&Crop to Selection", self.crop_to_selection, ("Ctrl+Shift+X",), "crop",
+                             "Keep only the selection (a lasso's bounding box), with the mask and the original")
+        turn = self.reshape
+        self.rotate_cw_action = a("Rotate 90° &Clockwise", lambda: turn("Rotate 90° Clockwise", tools.rotation(-1)),
+                                  ("Ctrl+]",), "rotate-right", "Turn the image, its mask and the original")
+        self.rotate_ccw_action = a("Rotate 90° Co&unter-clockwise",
+                                   lambda: turn("Rotate 90° Counter-clockwise", tools.rotation(1)), ("Ctrl+[",),
+                                   "rotate-left", "Turn the image, its mask and the original")
+        self.rotate_180_action = a("Rotate &180°", lambda: turn("Rotate 180°", tools.rotation(2)))
+        self.flip_h_action = a("Flip &Horizontal", lambda: turn("Flip Horizontal", tools.flip(True)), (),
+                               "flip-horizontal", "Mirror the image left to right")
+        self.flip_v_action = a("Flip &Vertical", lambda: turn("Flip Vertical", tools.flip(False)), (),
+                               "flip-vertical", "Mirror the image top to bottom")
+        self._reshapes = (self.rotate_cw_action, self.rotate_ccw_action, self.rotate_180_action,
+                          self.flip_h_action, self.flip_v_action)
+
         self.smaller_brush_action = a("S&maller Brush", lambda: self._step_brush(1 / BRUSH_STEP), ("[",))
         self.larger_brush_action = a("&Larger Brush", lambda: self._step_brush(BRUSH_STEP), ("]",))
         self.grow_mask_action = a("&Grow", lambda: self.grow_mask(), (), "arrow-expand",
@@ -275,6 +292,11 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addActions([self.compare_action, self.difference_action, self.show_mask_action])
         self.panels_menu = view_menu.addMenu("&Panels")
+
+        image_menu = bar.addMenu("&Image")
+        image_menu.addAction(self.crop_action)
+        image_menu.addSeparator()
+        image_menu.addActions(list(self._reshapes))
 
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addAction(self.restore_action)
@@ -470,7 +492,6 @@ class MainWindow(QMainWindow):
         document.changed.connect(self._update_actions)
         self.history.setStack(document.undo_stack)
         self.history.setEmptyLabel(f"Opened {document.name}")
-        self.view.set_compare_image(self._display(document.original))
         self.view.deselect()
         self._show_current_image()
         self._show_mask()
@@ -492,8 +513,11 @@ class MainWindow(QMainWindow):
         return shown
 
     def _show_current_image(self) -> None:
-        image = self.document.current
+        image, original = self.document.current, self.document.original
         self.view.set_image(self._display(image))
+        if original is not self._compared:
+            self._compared = original
+            self.view.set_compare_image(self._display(original))
         kind = ("Gray" if image.channels == 1 else "RGB") + ("A" if image.alpha is not None else "")
         self.info_label.setText(f"{image.width} × {image.height} px · {kind} · {image.bits}-bit")
         self._refresh_difference()
@@ -844,6 +868,29 @@ class MainWindow(QMainWindow):
         selection = self._selection()
         return self._start_image_job(label, partial(tools.upscale_job, selection=selection, request=request))
 
+    def crop_to_selection(self) -> bool:
+        """Make the selection (a lasso's bounding box) the whole image; False without one."""
+        rect = self.view.selection()
+        if self.document is None or rect is None:
+            return False
+        image = self.document.current
+        box = engine.Box(rect.x(), rect.y(), rect.x() + rect.width(), rect.y() + rect.height())
+        return self.reshape("Crop", tools.crop(box, image.width, image.height))
+
+    def reshape(self, label: str, change: Callable[[np.ndarray], np.ndarray]) -> bool:
+        """Rotate, flip or crop the image, its mask and the original together (`tools.reshape_job`)."""
+        doc = self.document
+        if doc is None:
+            return False
+        image, original, mask, soft = doc.current, doc.original, doc.mask, doc.soft_mask
+
+        def apply(document: Document, result: tools.Reshaped) -> None:
+            self._displays.put(result.image, result.qimage)
+            self._displays.put(result.original, result.original_qimage)
+            document.reshape(label, result.image, result.original, result.mask, result.soft_mask)
+
+        return self.start_job(label, lambda token: tools.reshape_job(image, original, mask, soft, change, token), apply)
+
     def _apply_mask(self, document: Document, found: tools.DetectedDamage) -> None:
         document.set_mask(found.mask, "Detect Damage", soft_mask=found.soft_mask, threshold=found.threshold)
         self.show_mask_action.setChecked(True)
@@ -919,8 +966,9 @@ class MainWindow(QMainWindow):
         doc, busy = self.document, self.jobs.busy
         has_doc = doc is not None
         for action in (self.restore_action, self.detect_action, self.repair_action, self.upscale_action,
-                       self.upscale2_action, self.upscale4_action, self.import_mask_action):
+                       self.upscale2_action, self.upscale4_action, self.import_mask_action, *self._reshapes):
             action.setEnabled(has_doc and not busy)
+        self.crop_action.setEnabled(has_doc and not busy and self.view.selection() is not None)
         for action in (self.export_action, self.copy_action, self.select_all_action, self.deselect_action,
                        self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action,
                        self.compare_action, self.difference_action, *self._tools):
@@ -945,6 +993,7 @@ class MainWindow(QMainWindow):
         kind = "Lasso" if self.view.selection_polygon() is not None else "Selection"
         self.selection_label.setText("" if rect is None else
                                      f"{kind} {rect.width()} × {rect.height()} at {rect.x()}, {rect.y()}")
+        self._update_actions()
 
     def _show_error(self, title: str, message: str) -> None:
         QMessageBox.critical(self, title, message)

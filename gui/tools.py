@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Generator
+from typing import Callable, Generator
 
 import numpy as np
 from PySide6.QtGui import QImage
@@ -110,6 +110,57 @@ def displayed(job: Generator[engine.Progress, None, engine.Image], before: engin
     make its result compact, convert it for the screen and find what it changed."""
     image = (yield from job).compact()
     return Shown(image, array_to_qimage(image.pixels, image.alpha), changed_box(before, image))
+
+
+@dataclass(frozen=True)
+class Reshaped:
+    """A rotation, flip or crop of the whole document, ready for it: the image and the
+    original (compact, with their QImages) and the masks."""
+
+    image: engine.Image
+    qimage: QImage
+    original: engine.Image
+    original_qimage: QImage
+    mask: np.ndarray | None
+    soft_mask: np.ndarray | None
+
+
+def rotation(quarter_turns: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda a: np.rot90(a, quarter_turns)
+
+
+def flip(horizontal: bool) -> Callable[[np.ndarray], np.ndarray]:
+    return (lambda a: a[:, ::-1]) if horizontal else (lambda a: a[::-1])
+
+
+def crop(box: Box, width: int, height: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Cuts `box` of a `width` x `height` image out of an array of that size, or the same
+    part of an array of another size (the original of an upscaled image)."""
+    def cut(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        y0, x0 = round(box.y0 * h / height), round(box.x0 * w / width)
+        return a[y0:max(round(box.y1 * h / height), y0 + 1), x0:max(round(box.x1 * w / width), x0 + 1)]
+    return cut
+
+
+def reshape_job(image: engine.Image, original: engine.Image, mask: np.ndarray | None, soft_mask: np.ndarray | None,
+                change: Callable[[np.ndarray], np.ndarray], cancel: engine.CancelToken
+                ) -> Generator[engine.Progress, None, Reshaped]:
+    """Apply `change` (`rotation`, `flip` or `crop` of an HxW[xC] array) to the image, its
+    alpha, the original and the masks."""
+    def changed(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.ascontiguousarray(change(a))
+
+    def reshaped(im: engine.Image, done: int) -> tuple[engine.Image, QImage]:
+        yield engine.Progress(done, 2)
+        cancel.raise_if_cancelled()
+        im = im.compact()
+        new = im.with_pixels(changed(im.pixels), changed(im.alpha))
+        return new, array_to_qimage(new.pixels, new.alpha)
+
+    new_image, shown = yield from reshaped(image, 0)
+    new_original, original_shown = (new_image, shown) if original is image else (yield from reshaped(original, 1))
+    return Reshaped(new_image, shown, new_original, original_shown, changed(mask), changed(soft_mask))
 
 
 def restore_job(image: engine.Image, selection: Selection | None, request: engine.RestoreRequest,

@@ -3,10 +3,10 @@ real main window, real mouse events and the real worker thread."""
 import numpy as np
 import pytest
 from PIL import Image as PILImage
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRect, QSize, Qt
 
 import engine
-from gui import mask_ops
+from gui import mask_ops, tools
 from gui.canvas.convert import qimage_to_array
 from gui.canvas.view import BRUSH_TOOL, HEAL_TOOL
 from gui.main_window import MainWindow
@@ -335,3 +335,65 @@ def test_panel_reload_lists_a_new_user_model(qtbot, tmp_path, monkeypatch):
     panel.reload_models("test-restore")
     assert panel.restore_model.currentData() == "test-restore"
     assert panel.restore_request().model == "test-restore"
+
+
+def _state(doc):
+    return doc.current.pixels.copy(), doc.mask.copy(), doc.original.pixels.copy()
+
+
+def test_rotate_and_flip_turn_the_image_the_mask_and_the_original_together(qtbot, opened):
+    doc = opened.document
+    mask = np.zeros((48, 64), np.uint8)
+    mask[2:6, 2:12] = 255
+    doc.set_mask(mask, "Detect Damage", soft_mask=mask // 2, threshold=0.25)
+    pixels, mask, original = _state(doc)
+    first = doc.original
+    with qtbot.waitSignal(opened.jobs.finished, timeout=TIMEOUT):
+        opened.rotate_cw_action.trigger()
+    np.testing.assert_array_equal(doc.current.pixels, np.rot90(pixels, -1))
+    np.testing.assert_array_equal(doc.mask, np.rot90(mask, -1))
+    np.testing.assert_array_equal(doc.soft_mask, np.rot90(mask // 2, -1))
+    np.testing.assert_array_equal(doc.original.pixels, np.rot90(original, -1))
+    assert opened.view.image_size() == QSize(48, 64)
+    np.testing.assert_array_equal(shown_mask(opened), np.rot90(mask, -1))
+    opened.difference_action.setChecked(True)        # the original turned too: nothing differs
+    assert opened.view.difference_shown()
+    assert doc.undo_stack.undoText() == "Rotate 90° Clockwise"
+    opened.difference_action.setChecked(False)
+    doc.undo_stack.undo()
+    assert doc.original is first and doc.current is first
+    np.testing.assert_array_equal(doc.mask, mask)
+    for _ in range(2):
+        with qtbot.waitSignal(opened.jobs.finished, timeout=TIMEOUT):
+            opened.flip_h_action.trigger()
+    np.testing.assert_array_equal(doc.current.pixels, pixels)
+    np.testing.assert_array_equal(doc.mask, mask)
+    assert doc.undo_stack.count() == 3 and doc.undo_stack.undoText() == "Flip Horizontal"
+
+
+def test_crop_to_selection_keeps_the_box_of_the_image_mask_and_original(qtbot, opened):
+    doc = opened.document
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:20, 15:25] = 255
+    doc.set_mask(mask, "Set Mask")
+    pixels, mask, original = _state(doc)
+    assert not opened.crop_action.isEnabled()              # nothing selected
+    opened.view.set_selection(QRect(10, 5, 20, 30))
+    assert opened.crop_action.isEnabled()
+    with qtbot.waitSignal(opened.jobs.finished, timeout=TIMEOUT):
+        opened.crop_action.trigger()
+    np.testing.assert_array_equal(doc.current.pixels, pixels[5:35, 10:30])
+    np.testing.assert_array_equal(doc.mask, mask[5:35, 10:30])
+    np.testing.assert_array_equal(doc.original.pixels, original[5:35, 10:30])
+    assert opened.view.selection() is None and not opened.crop_action.isEnabled()
+    doc.undo_stack.undo()
+    np.testing.assert_array_equal(doc.current.pixels, pixels)
+    np.testing.assert_array_equal(doc.mask, mask)
+
+
+def test_crop_of_an_upscaled_image_cuts_the_same_part_of_the_original():
+    big = np.arange(48 * 64).reshape(48, 64)
+    cut = tools.crop(engine.Box(8, 4, 24, 20), 64, 48)
+    np.testing.assert_array_equal(cut(big), big[4:20, 8:24])
+    small = big[::2, ::2]                                  # the original of a x2 upscale
+    np.testing.assert_array_equal(cut(small), small[2:10, 4:12])
