@@ -98,3 +98,16 @@ def test_names_of_shipped_and_existing_models(qtbot, dialog, tmp_path, monkeypat
     with qtbot.waitSignal(dialog.finetune_finished, timeout=TIMEOUT):
         assert dialog.start(replace=True)
     assert engine.get_card("test-mask").task == "restore"
+
+
+def test_the_folders_are_named_as_the_models_task_reads_them(dialog):
+    form = dialog._data_form
+    dialog.paired_radio.setChecked(True)
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-mask"))
+    assert form.labelForField(dialog.degraded_row).text() == "Damaged"
+    assert "masks" in dialog.paired_radio.text() and dialog.paired_radio.isChecked()
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-repair"))
+    assert not dialog.paired_radio.isEnabled() and dialog.clean_only_radio.isChecked()
+    assert not dialog.degraded_row.isEnabled()
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-restore"))
+    assert dialog.paired_radio.isEnabled() and form.labelForField(dialog.degraded_row).text() == "Degraded"

@@ -35,6 +35,11 @@ from .progress import ProgressRelay, time_left
 FINETUNE_JOB = "Fine-tune"
 DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"))
 PREVIEW_SIDE = 160
+PAIR_WORDS = {    # task -> the pairs option, the degraded and the clean folder's labels
+    "restore": ("Pairs: degraded and clean images with the same file names", "Degraded", "Clean"),
+    "mask": ("Pairs: damaged images and their masks (white = damaged), same file names", "Damaged", "Masks"),
+    "repair": ("Pairs: not for a repair model, which learns from synthetic damage", "Degraded", "Clean"),
+}
 LOSS_COLOUR, METRIC_COLOUR = QColor(52, 120, 246), QColor(230, 120, 20)
 MAX_PLOTTED = 1500          # loss points drawn at most (longer runs are thinned evenly)
 KEY = "finetune/"
@@ -153,9 +158,11 @@ class FinetuneDialog(QDialog):
         group = QGroupBox("Model", self)
         form = QFormLayout(group)
         self.model_combo = QComboBox()
+        self._tasks: dict[str, str] = {}
         for card in engine.list_models():
             if card.task in engine.FINETUNE_TASKS:
                 self.model_combo.addItem(f"{card.name}  ({card.task}, {card.source})", card.name)
+                self._tasks[card.name] = card.task
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(self.settings.value(KEY + "model"))))
         self.name_edit = QLineEdit(self._suggested_name())
         self.name_edit.setToolTip("The new model is saved under this name with your other models; "
@@ -181,7 +188,6 @@ class FinetuneDialog(QDialog):
         self.paired_radio.toggled.connect(self._count_pairs)
         self.degraded_edit, self.degraded_row = self._folder_row("degraded", "Folder of degraded images")
         self.clean_edit, row = self._folder_row("clean", "Folder of clean images")
-        self.clean_edit.setToolTip("For a damage detection (mask) model with pairs: the masks, white = damaged")
         self.pairs_label = QLabel("")
         self.pairs_label.setWordWrap(True)
         form.addRow(self.paired_radio)
@@ -189,7 +195,22 @@ class FinetuneDialog(QDialog):
         form.addRow("Degraded", self.degraded_row)
         form.addRow("Clean", row)
         form.addRow("", self.pairs_label)
+        self._data_form, self._clean_row = form, row
+        self.model_combo.currentIndexChanged.connect(self._show_task)
+        self._show_task()
         return group
+
+    def _show_task(self) -> None:
+        """Name the folders as the chosen model's task reads them: a detector's pairs are
+        images and their masks; a repair model learns from clean images only."""
+        task = self._tasks.get(self.model_combo.currentData(), "restore")
+        pairs, degraded, clean = PAIR_WORDS[task]
+        self.paired_radio.setText(pairs)
+        self.paired_radio.setEnabled(task != "repair")
+        if task == "repair":
+            self.clean_only_radio.setChecked(True)
+        self._data_form.labelForField(self.degraded_row).setText(degraded)
+        self._data_form.labelForField(self._clean_row).setText(clean)
 
     def _build_settings_group(self) -> QGroupBox:
         group = QGroupBox("Training", self)
