@@ -126,6 +126,7 @@ class Document(QObject):
         super().__init__(parent)
         image = image.compact()
         self.path = path
+        self.exported: tuple[str, int] | None = None   # (path, quality) of the last export
         self._state = DocumentState(image, None, original=image)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.indexChanged.connect(self.changed)

@@ -48,6 +48,7 @@ from .document import Document
 from .loader import ImageLoader
 from .panels import HistoryPanel, SettingsPanel
 from .theme import icon
+from .waiting import wait_for
 from .worker import JobFunction, JobRunner
 
 APP_NAME = "Restora"
@@ -153,8 +154,10 @@ class MainWindow(QMainWindow):
         a = self._action
         self.open_action = a("&Open…", self.open_dialog, (QKeySequence.StandardKey.Open,), "folder-open",
                              "Open an image")
-        self.export_action = a("&Export As…", self.export_as, ("Ctrl+Shift+S",), "content-save-outline",
-                               "Save the current result as PNG, JPEG, WebP or TIFF")
+        self.export_action = a("&Export", self.export, ("Ctrl+S",), "content-save-outline",
+                               "Export to the file this image was last exported to (the first time, ask where)")
+        self.export_as_action = a("Export &As…", self.export_as, ("Ctrl+Shift+S",), "content-save-edit-outline",
+                                  "Save the current result as PNG, JPEG, WebP or TIFF")
         self.copy_action = a("&Copy Image", self.copy_image, (QKeySequence.StandardKey.Copy,), "content-copy",
                              "Copy the current result (the selection only, if there is one) to the clipboard")
         self.paste_action = a("&Paste Image", self.paste_image, (QKeySequence.StandardKey.Paste,), "content-paste",
@@ -270,7 +273,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         file_menu.addSeparator()
-        file_menu.addAction(self.export_action)
+        file_menu.addActions([self.export_action, self.export_as_action])
         file_menu.addSeparator()
         file_menu.addActions([self.import_mask_action, self.export_mask_action])
         file_menu.addSeparator()
@@ -721,9 +724,10 @@ class MainWindow(QMainWindow):
     def export_mask(self, path: str) -> bool:
         """Write the mask to `path` as an 8-bit gray PNG (255 = damaged), replacing any file
         there (the dialog asked); errors are shown, returning False."""
-        mask = mask_ops.to_fraction(self.document.mask)[..., None]
+        mask = engine.Image(pixels=self.document.mask[..., None])
         try:
-            saved = engine.save_image(engine.Image(pixels=mask), path, format="png", overwrite=True)
+            saved = wait_for(self, f"Exporting {os.path.basename(path)}…",
+                             lambda: engine.save_image(mask, path, format="png", overwrite=True))
         except engine.RestoraError as exc:
             self._show_error("Mask export failed", str(exc))
             return False
@@ -732,6 +736,13 @@ class MainWindow(QMainWindow):
         return True
 
     # -- export -------------------------------------------------------------------------------------
+
+    def export(self) -> None:
+        """Export again to the file and quality of this image's last export, or ask (Export As)."""
+        if self.document is not None and self.document.exported is not None:
+            self.export_to(*self.document.exported)
+        else:
+            self.export_as()
 
     def export_as(self) -> None:
         """Ask where to export the current image (the dialog confirms overwriting) and, for
@@ -770,14 +781,20 @@ class MainWindow(QMainWindow):
     def export_to(self, path: str, quality: int = DEFAULT_QUALITY) -> bool:
         """Write the current image to `path` (format from its suffix; `quality` for JPEG and
         WebP), replacing any file there; errors are shown, returning False."""
+        doc = self.document
+        image, step = doc.current, doc.undo_stack.index()
         try:
-            saved = engine.save_image(self.document.current, path, quality=quality, overwrite=True)
+            saved = wait_for(self, f"Exporting {os.path.basename(path)}…",
+                             lambda: engine.save_image(image, path, quality=quality, overwrite=True))
         except engine.RestoraError as exc:
             self._show_error("Export failed", str(exc))
             return False
         self.settings.setValue("folders/export", os.path.dirname(os.path.abspath(saved)))
-        self.document.mark_saved()
+        doc.exported = (str(saved), quality)
+        if doc.undo_stack.index() == step:
+            doc.mark_saved()
         self.statusBar().showMessage(f"Exported {saved}", 8000)
+        self._update_actions()
         return True
 
     # -- recent files -----------------------------------------------------------------------------
@@ -969,9 +986,9 @@ class MainWindow(QMainWindow):
                        self.upscale2_action, self.upscale4_action, self.import_mask_action, *self._reshapes):
             action.setEnabled(has_doc and not busy)
         self.crop_action.setEnabled(has_doc and not busy and self.view.selection() is not None)
-        for action in (self.export_action, self.copy_action, self.select_all_action, self.deselect_action,
-                       self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action,
-                       self.compare_action, self.difference_action, *self._tools):
+        for action in (self.export_action, self.export_as_action, self.copy_action, self.select_all_action,
+                       self.deselect_action, self.zoom_in_action, self.zoom_out_action, self.fit_action,
+                       self.actual_size_action, self.compare_action, self.difference_action, *self._tools):
             action.setEnabled(has_doc)
         has_mask = has_doc and doc.mask is not None
         self.show_mask_action.setEnabled(has_mask)
@@ -985,6 +1002,8 @@ class MainWindow(QMainWindow):
         self.undo_action.setText(f"&Undo {stack.undoText()}" if stack and stack.canUndo() else "&Undo")
         self.redo_action.setText(f"&Redo {stack.redoText()}" if stack and stack.canRedo() else "&Redo")
         self.history.setEnabled(has_doc and not busy)
+        exported = doc.exported if has_doc else None
+        self.export_action.setText(f"&Export to {os.path.basename(exported[0])}" if exported else "&Export…")
 
     def _show_zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%" if self.view.has_image() else "")
@@ -1054,7 +1073,7 @@ class MainWindow(QMainWindow):
             self, "Unsaved changes", f"{doc.name} has changes that were not exported. Export them first?",
             buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
         if answer == buttons.Save:
-            self.export_as()
+            self.export()
             return not doc.modified
         return answer == buttons.Discard
 

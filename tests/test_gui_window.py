@@ -211,6 +211,24 @@ def test_export_writes_the_current_image(qtbot, window, tmp_path, errors):
     assert PILImage.open(tmp_path / "result.jpg").format == "JPEG"
 
 
+def test_export_again_writes_to_the_last_export_with_its_quality(qtbot, window, tmp_path, monkeypatch):
+    open_image(qtbot, window, write_png(tmp_path / "page.png", 20, 30, seed=3))
+    asked = []
+    monkeypatch.setattr(window, "export_as", lambda: asked.append(True))
+    window.export_action.trigger()                          # never exported: ask where
+    assert asked == [True] and window.export_action.text() == "&Export…"
+    assert window.export_to(str(tmp_path / "low.jpg"), quality=20)
+    assert window.export_action.text() == "&Export to low.jpg"
+    doc = window.document
+    doc.apply(doc.current.with_pixels(1.0 - doc.current.float_pixels()), "Invert")
+    (tmp_path / "low.jpg").unlink()
+    window.export_action.trigger()
+    assert asked == [True] and not doc.modified
+    assert (tmp_path / "low.jpg").stat().st_size < 1500       # quality 20 again, not the default
+    window.export_to(str(tmp_path / "high.jpg"), quality=95)
+    assert (tmp_path / "high.jpg").stat().st_size > (tmp_path / "low.jpg").stat().st_size
+
+
 def test_export_error_is_shown(qtbot, window, tmp_path, errors):
     open_image(qtbot, window, write_png(tmp_path / "page.png"))
     assert not window.export_to(str(tmp_path / "result.unknown-format"))
