@@ -7,7 +7,9 @@ after. The history is kept small, as a long session on a big photo would
 otherwise fill the memory: an 8-bit image is held as uint8 (`Image.compact`: a
 quarter of float32, and exactly what an 8-bit export writes); a brush or Heal
 stroke, or a tool run on a small selection, keeps only the rectangle it changed;
-a mask edit keeps no image, an image edit no mask.
+a mask edit keeps no image, an image edit no mask. And when what the history
+holds passes a budget (HISTORY_BUDGET), its oldest steps are forgotten (the last
+step can always be undone).
 
 The mask is HxW uint8 levels, 255 = damaged (gui/mask_ops.py). When it came from
 Detect Damage or an imported file it keeps the soft mask it was thresholded from,
@@ -27,6 +29,14 @@ import engine
 from . import mask_ops
 
 PATCH_SHARE = 0.5   # an image edit that changed at most this share of the image is kept as a patch
+HISTORY_BUDGET = 2 * 2**30   # bytes of images and masks the undo history may hold
+
+
+def _arrays(value: object) -> list[np.ndarray]:
+    """The arrays an image, a mask or a patch holds."""
+    if isinstance(value, engine.Image):
+        return [value.pixels] + ([] if value.alpha is None else [value.alpha])
+    return [value] if isinstance(value, np.ndarray) else []
 
 
 def changed_box(before: engine.Image, after: engine.Image) -> engine.Box | None:
@@ -69,10 +79,18 @@ class EditCommand(QUndoCommand):
         self._after = after
 
     def redo(self) -> None:
-        self._document._set_state(replace(self._document._state, **self._after))
+        if not self._document._replaying:
+            self._document._set_state(replace(self._document._state, **self._after))
 
     def undo(self) -> None:
-        self._document._set_state(replace(self._document._state, **self._before))
+        if not self._document._replaying:
+            self._document._set_state(replace(self._document._state, **self._before))
+
+    def arrays(self) -> list[np.ndarray]:
+        return [a for value in (*self._before.values(), *self._after.values()) for a in _arrays(value)]
+
+    def copy(self) -> "EditCommand":
+        return EditCommand(self._document, self.text(), self._before, self._after)
 
 
 class PatchCommand(QUndoCommand):
@@ -105,6 +123,8 @@ class PatchCommand(QUndoCommand):
         self._document._set_state(replace(state, **{self._field: value}))
 
     def redo(self) -> None:
+        if self._document._replaying:
+            return
         if self._result is None:
             self._put(self._after)
         else:
@@ -112,7 +132,14 @@ class PatchCommand(QUndoCommand):
             self._document._set_state(replace(self._document._state, **{self._field: result}))
 
     def undo(self) -> None:
-        self._put(self._before)
+        if not self._document._replaying:
+            self._put(self._before)
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self._before, self._after]
+
+    def copy(self) -> "PatchCommand":
+        return PatchCommand(self._document, self.text(), self._field, self._box, self._before, self._after)
 
 
 class Document(QObject):
@@ -121,16 +148,25 @@ class Document(QObject):
     image_changed = Signal()   # `current` (or `original`) was replaced (an edit, undo or redo)
     mask_changed = Signal()    # `mask` (or its soft mask or threshold) was set, replaced or cleared
     changed = Signal()         # anything shown about the document changed (also the saved state)
+    history_replaced = Signal()   # `undo_stack` is a new one: the oldest steps were forgotten
 
-    def __init__(self, image: engine.Image, path: str | None = None, parent: QObject | None = None):
+    def __init__(self, image: engine.Image, path: str | None = None, parent: QObject | None = None,
+                 history_budget: int | None = None):
         super().__init__(parent)
         image = image.compact()
         self.path = path
         self.exported: tuple[str, int] | None = None   # (path, quality) of the last export
+        self.forgotten = 0                             # steps dropped from the start of the history
         self._state = DocumentState(image, None, original=image)
-        self.undo_stack = QUndoStack(self)
-        self.undo_stack.indexChanged.connect(self.changed)
-        self.undo_stack.cleanChanged.connect(self.changed)
+        self.history_budget = HISTORY_BUDGET if history_budget is None else history_budget
+        self._replaying = False                        # commands are being moved to a new stack
+        self.undo_stack = self._new_stack()
+
+    def _new_stack(self) -> QUndoStack:
+        stack = QUndoStack(self)
+        stack.indexChanged.connect(self.changed)
+        stack.cleanChanged.connect(self.changed)
+        return stack
 
     @property
     def current(self) -> engine.Image:
@@ -173,8 +209,8 @@ class Document(QObject):
             self._push(label, image=image, mask=None, soft_mask=None, threshold=DocumentState.threshold)
         elif (changed is not None and changed.width * changed.height <= PATCH_SHARE * image.width * image.height
               and image.pixels.dtype == current.pixels.dtype and image.alpha is current.alpha):
-            self.undo_stack.push(PatchCommand(self, label, "image", changed, current.pixels[changed.slices].copy(),
-                                              image.pixels[changed.slices].copy(), result=image))
+            self._record(PatchCommand(self, label, "image", changed, current.pixels[changed.slices].copy(),
+                                      image.pixels[changed.slices].copy(), result=image))
         else:
             self._push(label, image=image)
 
@@ -215,7 +251,7 @@ class Document(QObject):
             mask[box.slices] = after
             self._push(label, mask=mask, soft_mask=None)
         else:
-            self.undo_stack.push(PatchCommand(self, label, "mask", box, before, after))
+            self._record(PatchCommand(self, label, "mask", box, before, after))
 
     def mark_saved(self) -> None:
         self.undo_stack.setClean()
@@ -223,7 +259,52 @@ class Document(QObject):
     def _push(self, label: str, **after) -> None:
         """An edit setting the state's fields named in `after`."""
         before = {name: getattr(self._state, name) for name in after}
-        self.undo_stack.push(EditCommand(self, label, before, after))
+        self._record(EditCommand(self, label, before, after))
+
+    def _record(self, command: QUndoCommand) -> None:
+        """Push (and so do) `command`, then forget the oldest steps while the history
+        holds more than its budget, keeping at least the last step."""
+        self.undo_stack.push(command)
+        stack = self.undo_stack
+        held: set[int] = set()
+        sizes = [0] * stack.count()     # bytes forgetting step i (and those before it) lets go
+        for i in reversed(range(stack.count())):
+            for a in stack.command(i).arrays():
+                if id(a) not in held:   # an array two steps keep counts with the later one
+                    held.add(id(a))
+                    sizes[i] += a.nbytes
+        total, first = sum(sizes), 0
+        while total > self.history_budget and first < stack.count() - 1:
+            total -= sizes[first]
+            first += 1
+        if first:
+            self._forget(first)
+
+    def _forget(self, steps: int) -> None:
+        """Move the history but its first `steps` steps to a new undo stack (the commands are
+        copied without being done again) and let the old one go."""
+        old = self.undo_stack
+        clean = old.cleanIndex()
+        new = self._new_stack()
+        self._replaying = True
+        try:
+            for i in range(steps, old.count()):
+                if i == clean:
+                    new.setClean()
+                new.push(old.command(i).copy())
+            if clean == old.count():
+                new.setClean()
+            elif clean < steps:
+                new.resetClean()
+        finally:
+            self._replaying = False
+        self.undo_stack = new
+        self.forgotten += steps
+        old.indexChanged.disconnect(self.changed)
+        old.cleanChanged.disconnect(self.changed)
+        old.deleteLater()
+        self.history_replaced.emit()
+        self.changed.emit()
 
     def _set_state(self, state: DocumentState) -> None:
         image_changed = state.image is not self._state.image or state.original is not self._state.original

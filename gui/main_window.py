@@ -493,8 +493,8 @@ class MainWindow(QMainWindow):
         document.mask_changed.connect(self._show_mask)
         document.changed.connect(self._update_title)
         document.changed.connect(self._update_actions)
-        self.history.setStack(document.undo_stack)
-        self.history.setEmptyLabel(f"Opened {document.name}")
+        document.history_replaced.connect(self._show_history)
+        self._show_history()
         self.view.deselect()
         self._show_current_image()
         self._show_mask()
@@ -506,6 +506,13 @@ class MainWindow(QMainWindow):
         if not self._warm_up_scheduled:
             self._warm_up_scheduled = True
             QTimer.singleShot(WARM_UP_DELAY_MS, self.jobs.warm_up)
+
+    def _show_history(self) -> None:
+        doc = self.document
+        self.history.setStack(doc.undo_stack)
+        self.history.setEmptyLabel(f"Opened {doc.name}" if not doc.forgotten else
+                                   f"{doc.forgotten} earlier steps forgotten (the history is kept under "
+                                   f"{doc.history_budget / 2**30:.3g} GB)")
 
     def _display(self, image: engine.Image) -> QImage:
         """`image` as shown on screen, converted once."""

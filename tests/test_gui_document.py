@@ -98,3 +98,38 @@ def test_a_change_of_most_of_the_image_or_its_size_is_kept_whole():
     doc.undo_stack.undo()
     doc.undo_stack.undo()
     assert doc.current is start
+
+
+def test_past_its_budget_the_history_forgets_its_oldest_steps():
+    size = 40 * 60 * 3                                   # one compact image
+    doc = Document(_image(), history_budget=5 * size)
+    states = [doc.current.pixels.copy()]
+    stacks = []
+    doc.history_replaced.connect(lambda: stacks.append(doc.undo_stack))
+    for i in range(8):
+        doc.apply(doc.current.with_pixels(np.full((40, 60, 3), i / 10, np.float32)), f"Step {i}")
+        states.append(doc.current.pixels.copy())
+        if i == 5:
+            doc.mark_saved()
+    assert stacks and stacks[-1] is doc.undo_stack
+    stack = doc.undo_stack
+    assert stack.count() == 4 and doc.forgotten == 4      # five images held: the states 4 to 8
+    assert stack.undoText() == "Step 7" and stack.text(0) == "Step 4"
+    for want in reversed(states[4:8]):
+        stack.undo()
+        np.testing.assert_array_equal(doc.current.pixels, want)
+        assert doc.modified == (want is not states[6])   # the export after step 5 is remembered
+    assert not stack.canUndo()
+    for want in states[5:]:
+        stack.redo()
+        np.testing.assert_array_equal(doc.current.pixels, want)
+
+
+def test_the_last_step_is_kept_even_over_the_budget():
+    doc = Document(_image(), history_budget=1)
+    doc.apply(doc.current.with_pixels(doc.current.float_pixels() * 0.5), "Darken")
+    doc.apply(doc.current.with_pixels(doc.current.float_pixels() * 0.5), "Darken more")
+    assert doc.undo_stack.count() == 1 and doc.undo_stack.undoText() == "Darken more"
+    assert doc.modified                                   # the saved (opened) state is gone
+    doc.undo_stack.undo()
+    assert doc.modified

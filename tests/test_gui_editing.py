@@ -397,3 +397,15 @@ def test_crop_of_an_upscaled_image_cuts_the_same_part_of_the_original():
     np.testing.assert_array_equal(cut(big), big[4:20, 8:24])
     small = big[::2, ::2]                                  # the original of a x2 upscale
     np.testing.assert_array_equal(cut(small), small[2:10, 4:12])
+
+
+def test_the_history_panel_follows_a_history_that_forgot_steps(opened, monkeypatch, tmp_path, qtbot):
+    monkeypatch.setattr("gui.document.HISTORY_BUDGET", 3 * 48 * 64 * 3)
+    open_image(qtbot, opened, write_png(tmp_path / "other.png", 48, 64, seed=5))
+    doc = opened.document
+    for i in range(4):
+        doc.apply(doc.current.with_pixels(np.full((48, 64, 3), i / 8, np.float32)), f"Step {i}")
+    assert doc.forgotten == 2 and opened.history.stack() is doc.undo_stack
+    assert opened.history.emptyLabel().startswith("2 earlier steps forgotten")
+    opened.undo_action.trigger()
+    assert doc.undo_stack.index() == 1 and opened.redo_action.isEnabled()
