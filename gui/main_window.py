@@ -733,7 +733,7 @@ class MainWindow(QMainWindow):
         there (the dialog asked); errors are shown, returning False."""
         mask = engine.Image(pixels=self.document.mask[..., None])
         try:
-            saved = wait_for(self, f"Exporting {os.path.basename(path)}…",
+            saved = wait_for(self, "Export Mask", f"Writing {os.path.basename(path)}…",
                              lambda: engine.save_image(mask, path, format="png", overwrite=True))
         except engine.RestoraError as exc:
             self._show_error("Mask export failed", str(exc))
@@ -791,7 +791,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         image, step = doc.current, doc.undo_stack.index()
         try:
-            saved = wait_for(self, f"Exporting {os.path.basename(path)}…",
+            saved = wait_for(self, "Export", f"Writing {os.path.basename(path)}…",
                              lambda: engine.save_image(image, path, quality=quality, overwrite=True))
         except engine.RestoraError as exc:
             self._show_error("Export failed", str(exc))

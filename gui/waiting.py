@@ -16,8 +16,9 @@ T = TypeVar("T")
 POLL_MS = 15        # work done within this shows no dialog
 
 
-def wait_for(parent: QWidget, text: str, work: Callable[[], T]) -> T:
-    """Run `work()` on a thread of its own and return its result (or raise what it raised)."""
+def wait_for(parent: QWidget, title: str, text: str, work: Callable[[], T]) -> T:
+    """Run `work()` on a thread of its own and return its result (or raise what it raised);
+    the dialog, if one is shown, has `title` and says `text`."""
     outcome: dict[str, object] = {}
 
     def run() -> None:
@@ -31,6 +32,7 @@ def wait_for(parent: QWidget, text: str, work: Callable[[], T]) -> T:
     thread.join(POLL_MS / 1000)
     if thread.is_alive():
         dialog = QProgressDialog(text, "", 0, 0, parent)
+        dialog.setWindowTitle(title)
         dialog.setCancelButton(None)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.show()

@@ -20,10 +20,10 @@ def test_the_window_keeps_running_while_waiting(qtbot):
         time.sleep(0.3)
         return 42
 
-    assert wait_for(parent, "Working…", slow) == 42
+    assert wait_for(parent, "Work", "Working…", slow) == 42
     timer.stop()
     assert len(ticks) >= 10          # the event loop ran throughout
-    assert wait_for(parent, "Quick…", lambda: "done") == "done"
+    assert wait_for(parent, "Work", "Quick…", lambda: "done") == "done"
 
 
 def test_what_the_work_raises_is_raised(qtbot):
@@ -35,4 +35,4 @@ def test_what_the_work_raises_is_raised(qtbot):
         raise ValueError("disk full")
 
     with pytest.raises(ValueError, match="disk full"):
-        wait_for(parent, "Failing…", fails)
+        wait_for(parent, "Work", "Failing…", fails)
