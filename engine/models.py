@@ -19,10 +19,14 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
 TASKS = ("restore", "mask", "repair", "upscale")
 
 
+def user_data_dir() -> Path:
+    """The person's Restora folder: $RESTORA_DATA_DIR or the platform's user data folder."""
+    return Path(os.environ.get("RESTORA_DATA_DIR") or platformdirs.user_data_dir("Restora", appauthor=False))
+
+
 def user_models_dir() -> Path:
-    """Where fine-tuned models live: $RESTORA_DATA_DIR/models or the platform's user data folder."""
-    base = os.environ.get("RESTORA_DATA_DIR") or platformdirs.user_data_dir("Restora", appauthor=False)
-    return Path(base) / "models"
+    """Where fine-tuned models live: the `models` folder of `user_data_dir()`."""
+    return user_data_dir() / "models"
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -16,7 +16,10 @@ import sys
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+import engine
+
 from .main_window import APP_NAME, MainWindow
+from .recovery import RecoveryStore
 from .theme import apply_theme, icon
 
 SHOWN_MARKER = "restora: window shown"
@@ -40,7 +43,12 @@ def run(path: str | None = None) -> int:
     apply_theme(app)
     app.setWindowIcon(icon("auto-fix"))
 
-    window = MainWindow()
+    try:
+        recovery = RecoveryStore(engine.user_data_dir() / "recovery")
+    except OSError as exc:        # e.g. a read-only home folder: the editor works without copies
+        print(f"restora: no crash recovery ({exc})", file=sys.stderr)
+        recovery = None
+    window = MainWindow(recovery=recovery)
 
     def follow_colour_scheme() -> None:
         apply_theme(app)
@@ -51,6 +59,10 @@ def run(path: str | None = None) -> int:
     if os.environ.get("RESTORA_REPORT_SHOWN") == "1":
         window.installEventFilter(_ShownReporter(window))
     window.show()
-    if path:
-        QTimer.singleShot(0, lambda: window.open_path(path))  # after the window has appeared
+
+    def start() -> None:      # after the window has appeared
+        if not window.offer_recovery() and path:
+            window.open_path(path)
+
+    QTimer.singleShot(0, start)
     return app.exec()

@@ -47,6 +47,7 @@ from .dialogs.shortcuts_dialog import ShortcutsDialog
 from .document import Document
 from .loader import ImageLoader
 from .panels import HistoryPanel, SettingsPanel
+from .recovery import RecoveryStore, read_copy
 from .theme import icon
 from .waiting import wait_for
 from .worker import JobFunction, JobRunner
@@ -71,9 +72,11 @@ class MainWindow(QMainWindow):
 
     open_finished = Signal(str, bool)   # path, opened (False: the error was shown)
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None):
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None,
+                 recovery: RecoveryStore | None = None):
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
+        self.recovery = recovery           # keeps a copy of unexported edits for after a crash
         self.document: Document | None = None
         self.jobs = JobRunner(self)
         self.loader = ImageLoader(self)
@@ -461,6 +464,37 @@ class MainWindow(QMainWindow):
         self._show_error("Cannot open image", message)
         self.open_finished.emit(path, False)
 
+    def offer_recovery(self) -> bool:
+        """Offer the edits an editor that ended without exporting them left (newest first,
+        one question each); True when one was recovered and opened."""
+        if self.recovery is None:
+            return False
+        buttons = QMessageBox.StandardButton
+        for file in self.recovery.orphans():
+            try:
+                found = read_copy(file)
+            except Exception as exc:  # noqa: BLE001 - a damaged copy must not stop the editor starting
+                self.statusBar().showMessage(f"Could not read the recovery copy {file}: {exc}", 10000)
+                RecoveryStore.forget(file)
+                continue
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(found.saved_at))
+            answer = QMessageBox.question(
+                self, "Recover edits", f"Restora closed before the edits to {found.name} were exported "
+                f"(the last copy is from {when}). Recover them?", buttons.Yes | buttons.Discard, buttons.Yes)
+            if answer != buttons.Yes:
+                RecoveryStore.forget(file)
+                continue
+            self.jobs.cancel()
+            document = Document(found.image, found.path, self)
+            if found.mask is not None:
+                document.set_mask(found.mask, "Recovered Mask")
+            document.undo_stack.resetClean()        # unexported edits: closing asks again
+            self._set_document(document)
+            self.history.setEmptyLabel(f"Recovered {document.name}")
+            RecoveryStore.forget(file)            # this editor's own copy takes over
+            return True
+        return False
+
     def copy_image(self) -> None:
         """Put the current result on the clipboard: the selection's bounding box if there is one."""
         if self.document is None:
@@ -495,6 +529,8 @@ class MainWindow(QMainWindow):
         document.changed.connect(self._update_actions)
         document.history_replaced.connect(self._show_history)
         self._show_history()
+        if self.recovery is not None:
+            self.recovery.watch(document)
         self.view.deselect()
         self._show_current_image()
         self._show_mask()
@@ -1091,6 +1127,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.jobs.shutdown()
+        if self.recovery is not None:
+            self.recovery.close()
         super().closeEvent(event)
 
 
