@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/finetune.py
 	$(PY) benchmarks/batch_throughput.py
 	$(PY) benchmarks/gui_responsiveness.py
+	$(PY) benchmarks/gui_memory.py
 
 # Debian font packages give the synthetic page generator its variety of type faces.
 FONT_PACKAGES := fonts-dejavu fonts-liberation fonts-freefont-ttf fonts-urw-base35 \
@@ -73,6 +74,7 @@ clean-venv:
 screenshots: $(STAMP)
 	$(PY) scripts/screenshots.py $(IMAGES)
 
-# Time to window and the longest event-loop stall during a full-size upscale.
+# Time to window, the longest event-loop stall during a full-size upscale, memory over a session.
 bench-gui: $(STAMP)
 	$(PY) benchmarks/gui_responsiveness.py
+	$(PY) benchmarks/gui_memory.py

@@ -265,20 +265,30 @@ class Document(QObject):
         """Push (and so do) `command`, then forget the oldest steps while the history
         holds more than its budget, keeping at least the last step."""
         self.undo_stack.push(command)
+        sizes = self._step_sizes()
+        total, first = sum(sizes), 0
+        while total > self.history_budget and first < len(sizes) - 1:
+            total -= sizes[first]
+            first += 1
+        if first:
+            self._forget(first)
+
+    @property
+    def history_bytes(self) -> int:
+        """The bytes of images, masks and patches the undo history holds."""
+        return sum(self._step_sizes())
+
+    def _step_sizes(self) -> list[int]:
+        """For each step, the bytes forgetting it (and the steps before it) would let go."""
         stack = self.undo_stack
         held: set[int] = set()
-        sizes = [0] * stack.count()     # bytes forgetting step i (and those before it) lets go
+        sizes = [0] * stack.count()
         for i in reversed(range(stack.count())):
             for a in stack.command(i).arrays():
                 if id(a) not in held:   # an array two steps keep counts with the later one
                     held.add(id(a))
                     sizes[i] += a.nbytes
-        total, first = sum(sizes), 0
-        while total > self.history_budget and first < stack.count() - 1:
-            total -= sizes[first]
-            first += 1
-        if first:
-            self._forget(first)
+        return sizes
 
     def _forget(self, steps: int) -> None:
         """Move the history but its first `steps` steps to a new undo stack (the commands are
