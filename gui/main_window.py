@@ -478,9 +478,9 @@ class MainWindow(QMainWindow):
                 RecoveryStore.forget(file)
                 continue
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(found.saved_at))
-            answer = QMessageBox.question(
-                self, "Recover edits", f"Restora closed before the edits to {found.name} were exported "
-                f"(the last copy is from {when}). Recover them?", buttons.Yes | buttons.Discard, buttons.Yes)
+            answer = question(self, "Recover edits", f"Restora closed before the edits to {found.name} were "
+                              f"exported (the last copy is from {when}). Recover them?",
+                              buttons.Yes | buttons.Discard, buttons.Yes, {buttons.Yes: "Recover"})
             if answer != buttons.Yes:
                 RecoveryStore.forget(file)
                 continue
@@ -1112,9 +1112,9 @@ class MainWindow(QMainWindow):
         if doc is None or not doc.modified:
             return True
         buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self, "Unsaved changes", f"{doc.name} has changes that were not exported. Export them first?",
-            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        answer = question(self, "Unsaved changes", f"{doc.name} has changes that were not exported. "
+                          "Export them first?", buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save,
+                          {buttons.Save: "Export…" if doc.exported is None else "Export"})
         if answer == buttons.Save:
             self.export()
             return not doc.modified
@@ -1130,6 +1130,16 @@ class MainWindow(QMainWindow):
         if self.recovery is not None:
             self.recovery.close()
         super().closeEvent(event)
+
+
+def question(parent: QWidget, title: str, text: str, buttons: QMessageBox.StandardButton,
+             default: QMessageBox.StandardButton, names: dict | None = None) -> QMessageBox.StandardButton:
+    """QMessageBox.question with some buttons named for what they do (Save -> "Export…")."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, buttons, parent)
+    box.setDefaultButton(default)
+    for button, name in (names or {}).items():
+        box.button(button).setText(name)
+    return QMessageBox.StandardButton(box.exec())
 
 
 def _duration(seconds: float) -> str:

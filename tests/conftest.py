@@ -368,7 +368,7 @@ def unsaved_answers(monkeypatch):
         answers.asked.append(text)
         return answers.pop(0) if answers else QMessageBox.StandardButton.Discard
 
-    monkeypatch.setattr("gui.main_window.QMessageBox.question", question)
+    monkeypatch.setattr("gui.main_window.question", question)
     return answers
 
 

@@ -282,3 +282,23 @@ def test_shortcuts_dialog_lists_every_keyed_command(qtbot, window, tmp_path):
     dialog = ShortcutsDialog(window.menuBar(), window)
     qtbot.addWidget(dialog)
     assert dialog.table.rowCount() == len(shortcut_rows(window.menuBar()))
+
+
+def test_question_names_its_buttons_for_what_they_do(qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from gui.main_window import question
+
+    buttons = QMessageBox.StandardButton
+    seen = []
+
+    def answer():
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        seen.append(box.button(buttons.Save).text())
+        box.button(buttons.Save).click()
+
+    QTimer.singleShot(100, answer)
+    assert question(None, "Unsaved changes", "Export them first?", buttons.Save | buttons.Discard | buttons.Cancel,
+                    buttons.Save, {buttons.Save: "Export…"}) == buttons.Save
+    assert seen == ["Export…"]
