@@ -63,6 +63,8 @@ RECENT_KEY = "recent_files"
 BRUSH_STEP = 1.25          # [ and ] change the brush size by this factor
 DIFFERENCE_GAIN = 4.0      # the difference view amplifies changes this much
 WARM_UP_DELAY_MS = 500     # after the first image opens: let it be painted before loading torch
+LARGE_RESULT_PIXELS = 100_000_000   # an upscale to more pixels asks first
+BYTES_PER_SHOWN_PIXEL = 7           # an 8-bit RGB result held (3) and shown (4)
 
 ResultHandler = Callable[[Document, object], None]
 
@@ -926,7 +928,24 @@ class MainWindow(QMainWindow):
         request = request or self.panel.upscale_request(scale)
         label = f"Upscale ×{request.scale}"
         selection = self._selection()
+        if self.document is None or not self._ok_to_make(selection, request.scale):
+            return False
         return self._start_image_job(label, partial(tools.upscale_job, selection=selection, request=request))
+
+    def _ok_to_make(self, selection: tools.Selection | None, scale: int) -> bool:
+        """True unless the upscaled image would be very large and the person chose not to."""
+        image = self.document.current
+        box = tools.region_of(selection, image).selection if selection is not None else engine.Box(
+            0, 0, image.width, image.height)
+        width, height = box.width * scale, box.height * scale
+        if width * height <= LARGE_RESULT_PIXELS:
+            return True
+        need = width * height * BYTES_PER_SHOWN_PIXEL / 2**30
+        buttons = QMessageBox.StandardButton
+        return question(self, "Large result", f"The result will be {width} × {height} pixels "
+                        f"({width * height / 1e6:.0f} megapixels) and needs about {need:.1f} GB of memory. "
+                        "Upscale anyway?", buttons.Ok | buttons.Cancel, buttons.Cancel,
+                        {buttons.Ok: "Upscale"}) == buttons.Ok
 
     def crop_to_selection(self) -> bool:
         """Make the selection (a lasso's bounding box) the whole image; False without one."""

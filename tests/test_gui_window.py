@@ -302,3 +302,17 @@ def test_question_names_its_buttons_for_what_they_do(qtbot):
     assert question(None, "Unsaved changes", "Export them first?", buttons.Save | buttons.Discard | buttons.Cancel,
                     buttons.Save, {buttons.Save: "Export…"}) == buttons.Save
     assert seen == ["Export…"]
+
+
+def test_an_upscale_to_a_very_large_image_asks_first(qtbot, window, tmp_path, unsaved_answers, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr("gui.main_window.LARGE_RESULT_PIXELS", 4 * 40 * 30 - 1)
+    open_image(qtbot, window, write_png(tmp_path / "page.png", 30, 40))
+    request = engine.UpscaleRequest(scale=2, model="test-sr-x2")
+    unsaved_answers.append(QMessageBox.StandardButton.Cancel)
+    assert not window.upscale_image(request=request) and not window.jobs.busy
+    assert "80 × 60 pixels" in unsaved_answers.asked[-1]
+    window.view.set_selection(QRect(0, 0, 20, 15))         # a selection small enough: no question
+    run_tool(qtbot, window, lambda: window.upscale_image(request=request))
+    assert len(unsaved_answers.asked) == 1 and window.document.current.pixels.shape == (30, 40, 3)
