@@ -27,7 +27,7 @@ from functools import partial
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, QPointF, QRect, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QPoint, QPointF, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QImage,
                            QKeyEvent, QKeySequence)
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
 
         self.view.zoom_changed.connect(self._show_zoom)
         self.view.selection_changed.connect(self._show_selection)
+        self.view.pointer_moved.connect(self._show_pointer)
         self.view.stroke_started.connect(self._begin_stroke)
         self.view.stroke_moved.connect(self._extend_stroke)
         self.view.stroke_finished.connect(self._finish_stroke)
@@ -403,6 +404,8 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.info_label = QLabel(self)
         self.selection_label = QLabel(self)
+        self.pointer_label = QLabel(self)
+        self.pointer_label.setToolTip("The pixel under the pointer and its values (0-255)")
         self.zoom_label = QLabel(self)
         self.zoom_label.setMinimumWidth(48)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -415,8 +418,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.setToolTip("Stop the running job; the image stays as it was (Esc)")
         self.cancel_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.cancel_button.clicked.connect(self.cancel_job)
-        for widget in (self.stage_label, self.progress_bar, self.cancel_button, self.selection_label,
-                       self.info_label, self.zoom_label):
+        for widget in (self.stage_label, self.progress_bar, self.cancel_button, self.pointer_label,
+                       self.selection_label, self.info_label, self.zoom_label):
             widget.setContentsMargins(6, 0, 6, 0)
             bar.addPermanentWidget(widget)
         self._show_job_widgets(False)
@@ -1075,6 +1078,16 @@ class MainWindow(QMainWindow):
         self.selection_label.setText("" if rect is None else
                                      f"{kind} {rect.width()} × {rect.height()} at {rect.x()}, {rect.y()}")
         self._update_actions()
+
+    def _show_pointer(self, pixel: QPoint | None) -> None:
+        doc = self.document
+        if pixel is None or doc is None or not (0 <= pixel.y() < doc.current.height and
+                                                0 <= pixel.x() < doc.current.width):
+            self.pointer_label.setText("")
+            return
+        values = doc.current.pixels[pixel.y(), pixel.x()]
+        levels = values if values.dtype == np.uint8 else np.round(np.clip(values, 0, 1) * 255).astype(int)
+        self.pointer_label.setText(f"{pixel.x()}, {pixel.y()}  ·  " + " ".join(str(int(v)) for v in levels))
 
     def _show_error(self, title: str, message: str) -> None:
         QMessageBox.critical(self, title, message)

@@ -409,3 +409,12 @@ def test_the_history_panel_follows_a_history_that_forgot_steps(opened, monkeypat
     assert opened.history.emptyLabel().startswith("2 earlier steps forgotten")
     opened.undo_action.trigger()
     assert doc.undo_stack.index() == 1 and opened.redo_action.isEnabled()
+
+
+def test_the_status_bar_shows_the_pixel_under_the_pointer(qtbot, opened):
+    port = opened.view.viewport()
+    qtbot.mouseMove(port, pos=opened.view.mapFromScene(QPointF(30.5, 20.5)))
+    r, g, b = opened.document.current.pixels[20, 30]
+    assert opened.pointer_label.text() == f"30, 20  ·  {r} {g} {b}"
+    opened.view.pointer_moved.emit(None)                     # off the image
+    assert opened.pointer_label.text() == ""

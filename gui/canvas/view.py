@@ -109,6 +109,7 @@ class ImageView(QGraphicsView):
     stroke_started = Signal(QPointF)      # brush or eraser pressed, at this image point
     stroke_moved = Signal(QPointF)        # ... dragged to this image point
     stroke_finished = Signal()            # ... released
+    pointer_moved = Signal(object)        # QPoint: the image pixel under the pointer, or None off the image
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -556,6 +557,7 @@ class ImageView(QGraphicsView):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
+        self._report_pointer(pos)
         if self._tool in PAINT_TOOLS:
             self._pointer = QPointF(pos)
             self.viewport().update()
@@ -619,7 +621,17 @@ class ImageView(QGraphicsView):
             return
         super().mouseReleaseEvent(event)
 
+    def _report_pointer(self, pos: QPointF | None) -> None:
+        pixel = None
+        if pos is not None and self.has_image():
+            point = self.mapToScene(pos.toPoint())
+            x, y = math.floor(point.x()), math.floor(point.y())
+            if 0 <= x < self.image_size().width() and 0 <= y < self.image_size().height():
+                pixel = QPoint(x, y)
+        self.pointer_moved.emit(pixel)
+
     def leaveEvent(self, event) -> None:
+        self._report_pointer(None)
         self._pointer = None
         self.viewport().update()
         super().leaveEvent(event)
