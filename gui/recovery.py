@@ -1,6 +1,7 @@
 """Crash recovery. While the open image has unexported edits, the editor keeps a copy
 of its current state (the image, its metadata and the mask) in the user data folder,
-written on a thread of its own a few seconds after a change. An export, a discard or
+written on a thread of its own a minute after a change (so a long session of edits
+on a big photo writes at most one copy a minute). An export, a discard or
 a clean close removes the copy; if Restora ends without one (a crash, a power cut,
 killed for memory), the next start offers to recover the edits.
 
@@ -16,6 +17,7 @@ import json
 import os
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from PySide6.QtCore import QLockFile, QObject, QThreadPool, QTimer
 
 import engine
 
-SAVE_DELAY_MS = 5000     # a change is copied at most this long after it was made
+SAVE_DELAY_MS = 60_000   # a change is copied at most this long after it was made
 SUFFIX = ".restora-recovery"
 
 
@@ -71,6 +73,15 @@ def read_copy(file: Path) -> Recovered:
     return Recovered(image, mask, info["name"], info["path"], info["saved_at"], file)
 
 
+def _ref(value) -> weakref.ref | None:
+    return None if value is None else weakref.ref(value)
+
+
+def _same(ref: weakref.ref | None, value) -> bool:
+    """True when `ref` (from `_ref`) refers to `value` itself (None: to None)."""
+    return value is None if ref is None else ref() is value and value is not None
+
+
 class RecoveryStore(QObject):
     """This editor's copy in `folder`: `watch` a document to keep its copy current,
     `close` at a clean exit; `orphans` lists the copies earlier editors left."""
@@ -88,6 +99,7 @@ class RecoveryStore(QObject):
         self._timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._timer.timeout.connect(self._copy_now)
         self._document = None
+        self._written: tuple = (None, None)      # weak references to the image and mask last copied
 
     def watch(self, document) -> None:
         """Keep a copy of `document` (a gui.document.Document) while it has unexported edits."""
@@ -103,6 +115,7 @@ class RecoveryStore(QObject):
                 self._timer.start()
         else:
             self._timer.stop()
+            self._written = (None, None)
             self._pool.start(self._remove)
 
     def _copy_now(self) -> None:
@@ -110,6 +123,9 @@ class RecoveryStore(QObject):
         if doc is None or not doc.modified:
             return
         image, mask, name, path = doc.current, doc.mask, doc.name, doc.path   # immutable snapshots
+        if _same(self._written[0], image) and _same(self._written[1], mask):
+            return                     # the last copy holds this very state
+        self._written = (_ref(image), _ref(mask))
         self._pool.start(lambda: self._write(image, mask, name, path))
 
     def _write(self, image: engine.Image, mask: np.ndarray | None, name: str, path: str | None) -> None:

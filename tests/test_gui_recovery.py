@@ -43,6 +43,11 @@ def test_the_copy_follows_unexported_edits(store):
     doc.apply(doc.current.with_pixels(255 - doc.current.pixels), "Invert")
     store.flush()
     np.testing.assert_array_equal(read_copy(store.file).image.pixels, doc.current.pixels)
+    written = store.file.stat().st_mtime_ns
+    doc.set_threshold(0.4)                               # no mask to follow: nothing changes
+    doc.changed.emit()
+    store.flush()
+    assert store.file.stat().st_mtime_ns == written      # the same state is not written again
     doc.mark_saved()                                     # exported: nothing to lose again
     store.flush()
     assert not store.file.exists()
