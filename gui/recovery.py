@@ -54,11 +54,15 @@ def write_copy(file: Path, image: engine.Image, mask: np.ndarray | None, name: s
     if mask is not None:
         arrays["mask"] = mask
     tmp = file.with_name(file.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, file)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, file)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_copy(file: Path) -> Recovered:
@@ -147,7 +151,9 @@ class RecoveryStore(QObject):
     def close(self) -> None:
         """A clean exit: nothing is left to recover, so remove the copy and the lock."""
         self._timer.stop()
-        self._document = None
+        if self._document is not None:
+            self._document.changed.disconnect(self._changed)
+            self._document = None
         self._pool.waitForDone()
         self._remove()
         self._lock.unlock()
