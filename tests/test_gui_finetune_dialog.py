@@ -106,6 +106,10 @@ def test_the_folders_are_named_as_the_models_task_reads_them(dialog):
     dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-mask"))
     assert form.labelForField(dialog.degraded_row).text() == "Damaged"
     assert "masks" in dialog.paired_radio.text() and dialog.paired_radio.isChecked()
+    assert form.labelForField(dialog.clean_edit.parentWidget()).text() == "Masks"
+    dialog.clean_only_radio.setChecked(True)                 # clean pictures, not masks
+    assert form.labelForField(dialog.clean_edit.parentWidget()).text() == "Clean"
+    dialog.paired_radio.setChecked(True)
     dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-repair"))
     assert not dialog.paired_radio.isEnabled() and dialog.clean_only_radio.isChecked()
     assert not dialog.degraded_row.isEnabled()

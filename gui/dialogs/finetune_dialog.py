@@ -35,7 +35,7 @@ from .progress import ProgressRelay, time_left
 FINETUNE_JOB = "Fine-tune"
 DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"))
 PREVIEW_SIDE = 160
-PAIR_WORDS = {    # task -> the pairs option, the degraded and the clean folder's labels
+PAIR_WORDS = {    # task -> the pairs option, the degraded and the clean folder's labels (with pairs)
     "restore": ("Pairs: degraded and clean images with the same file names", "Degraded", "Clean"),
     "mask": ("Pairs: damaged images and their masks (white = damaged), same file names", "Damaged", "Masks"),
     "repair": ("Pairs: not for a repair model, which learns from synthetic damage", "Degraded", "Clean"),
@@ -197,6 +197,7 @@ class FinetuneDialog(QDialog):
         form.addRow("", self.pairs_label)
         self._data_form, self._clean_row = form, row
         self.model_combo.currentIndexChanged.connect(self._show_task)
+        self.paired_radio.toggled.connect(self._show_task)
         self._show_task()
         return group
 
@@ -210,7 +211,7 @@ class FinetuneDialog(QDialog):
         if task == "repair":
             self.clean_only_radio.setChecked(True)
         self._data_form.labelForField(self.degraded_row).setText(degraded)
-        self._data_form.labelForField(self._clean_row).setText(clean)
+        self._data_form.labelForField(self._clean_row).setText(clean if self.paired_radio.isChecked() else "Clean")
 
     def _build_settings_group(self) -> QGroupBox:
         group = QGroupBox("Training", self)
