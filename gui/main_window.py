@@ -931,11 +931,11 @@ class MainWindow(QMainWindow):
         request = request or self.panel.upscale_request(scale)
         label = f"Upscale ×{request.scale}"
         selection = self._selection()
-        if self.document is None or not self._ok_to_make(selection, request.scale):
+        if self.document is None or not self._large_result_ok(selection, request.scale):
             return False
         return self._start_image_job(label, partial(tools.upscale_job, selection=selection, request=request))
 
-    def _ok_to_make(self, selection: tools.Selection | None, scale: int) -> bool:
+    def _large_result_ok(self, selection: tools.Selection | None, scale: int) -> bool:
         """True unless the upscaled image would be very large and the person chose not to."""
         image = self.document.current
         box = tools.region_of(selection, image).selection if selection is not None else engine.Box(
