@@ -116,10 +116,20 @@ def in_shard(relative: str, shard: tuple[int, int]) -> bool:
     return int.from_bytes(digest[:8], "big") % count == index
 
 
+def no_images_reason(folder: Path, recursive: bool) -> str:
+    """The message for a folder that gave no images, saying whether its sub-folders hold some."""
+    if not recursive and find_images(folder, recursive=True):
+        return f"{folder}: no images in this folder itself, only in its sub-folders (include sub-folders)"
+    return f"{folder}: no images in this folder"
+
+
 def batch_files(req: BatchRequest) -> list[Path]:
-    """The input files this request (and its shard) covers, sorted."""
-    return [p for p in find_images(req.input_dir, req.recursive, req.output_dir.resolve())
-            if in_shard(p.relative_to(req.input_dir).as_posix(), req.shard)]
+    """The input files this request (and its shard) covers, sorted; RestoraError when the
+    folder holds no images at all (a shard may cover none of them)."""
+    found = find_images(req.input_dir, req.recursive, req.output_dir.resolve())
+    if not found:
+        raise RestoraError(no_images_reason(req.input_dir, req.recursive))
+    return [p for p in found if in_shard(p.relative_to(req.input_dir).as_posix(), req.shard)]
 
 
 def output_format(source_format: str | None, requested: str | None) -> str:

@@ -143,12 +143,18 @@ def _finetune_parser(sub) -> None:
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Files as given and the images inside given folders; plus messages for missing paths."""
+    """Files as given and the images inside given folders; plus messages for missing paths
+    and for folders without images."""
     files, missing = [], []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files += find_images(p, recursive=False)
+            found = find_images(p, recursive=False)
+            if not found:
+                missing.append(f"{item}: no images in this folder" + (
+                    " (its sub-folders are not searched: `batch --recursive` goes into them)"
+                    if find_images(p, recursive=True) else ""))
+            files += found
         elif p.exists():
             files.append(p)
         else:
@@ -317,6 +323,9 @@ def cmd_batch(args) -> int:
     except DeviceError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    except RestoraError as exc:       # a folder without images
+        _error(str(exc))
+        return EXIT_FAILED
     finally:
         bar.close()
     for f in report.files:

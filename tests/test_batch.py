@@ -149,5 +149,5 @@ def test_preview_runs_the_first_readable_image_scaled_down(tiny, tmp_path):
     assert not (tmp_path / "out").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(engine.RestoraError, match="no readable image"):
+    with pytest.raises(engine.RestoraError, match="empty: no images in this folder"):
         run_job(preview_first(BatchRequest(empty, tmp_path / "o", RESTORE)))

@@ -86,6 +86,24 @@ def test_some_inputs_fail_exits_1(tiny, tmp_path, capsys):
     assert not (out / "bad.png").exists()
 
 
+def test_folders_without_images_are_named(tiny, tmp_path, capsys):
+    """A folder that gives no images fails with its name, not a silent exit 0; a hint when the
+    images are in its sub-folders."""
+    _png(tmp_path / "scans" / "1900" / "a.png")
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    assert main(["mask", str(tmp_path / "scans"), str(tmp_path / "empty"), "-o", str(out), "--model", "test-mask"]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'scans'}: no images in this folder (its sub-folders are not searched" in err
+    assert f"{tmp_path / 'empty'}: no images in this folder\n" in err
+    assert main(["batch", str(tmp_path / "scans"), "-o", str(out), "--steps", "restore@test-restore"]) == 1
+    assert "only in its sub-folders (include sub-folders)" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["batch", str(tmp_path / "scans"), "-o", str(out), "--steps", "restore@test-restore",
+                 "--recursive"]) == 0
+    assert (out / "1900" / "a.png").is_file()
+
+
 def test_same_stem_inputs_do_not_overwrite_each_other(tiny, tmp_path, capsys):
     first, second = _png(tmp_path / "in" / "a.png"), _png(tmp_path / "in" / "a.jpg", size=(20, 10))
     out = tmp_path / "out"

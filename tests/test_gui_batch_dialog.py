@@ -115,3 +115,17 @@ def test_an_incomplete_form_is_refused(dialog, tmp_path):
     dialog.upscale4_box.setChecked(True)
     assert not dialog.upscale2_box.isChecked()
     assert [str(s) for s in dialog.steps()] == ["upscale:4:faithful"]
+
+
+def test_a_folder_with_images_only_in_sub_folders_says_so(qtbot, dialog, tmp_path):
+    src = tmp_path / "in"
+    make_folder(src / "1920s", 1, size=(40, 30))
+    fill(dialog, src, tmp_path / "out")
+    with qtbot.waitSignal(dialog.runner.finished, timeout=TIMEOUT):
+        assert dialog.start()
+    assert dialog.overall_label.text() == "The batch stopped"
+    assert "only in its sub-folders (include sub-folders)" in dialog.report_view.toPlainText()
+    dialog.recursive_box.setChecked(True)
+    with qtbot.waitSignal(dialog.batch_finished, timeout=TIMEOUT) as finished:
+        assert dialog.start()
+    assert finished.args[0].count("done") == 1 and (tmp_path / "out" / "1920s" / "page0.png").is_file()
