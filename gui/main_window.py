@@ -539,7 +539,7 @@ class MainWindow(QMainWindow):
         self.view.deselect()
         self._show_current_image()
         self._show_mask()
-        self.view.fit_to_window()
+        self.view.fit_to_window(enlarge=False)
         self._stack.setCurrentWidget(self.view)
         self.view.setFocus()
         self._update_title()

@@ -141,6 +141,7 @@ def take_screenshots(page: Path, damaged: Path, photo: Path, out: Path, scratch:
         window.open_path(str(path))
         loop.exec()
         window.open_finished.disconnect(finished)
+        window.view.fit_to_window()     # fill the window (a small image opens at 100%)
         return result == [True]
 
     def save(name: str, widget=None) -> None:

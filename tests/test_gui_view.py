@@ -41,6 +41,22 @@ def test_zoom_steps_fit_and_crisp_pixels(view):
     assert shown.width() <= view.viewport().width() + 1 and shown.width() >= view.viewport().width() - 8
 
 
+def test_a_new_image_opens_fitted_but_never_enlarged(view):
+    """A small image opens at 100% (its pixels, not blown up); a large one fits the window; Fit
+    to Window enlarges the small one; each choice holds as the window resizes."""
+    assert view.zoom() == pytest.approx(1.0)               # 200x100 in a 400x300 view
+    view.resize(150, 120)
+    assert view.zoom() < 0.8                               # shrinks to fit a smaller window
+    view.resize(400, 300)
+    assert view.zoom() == pytest.approx(1.0)               # and back up to 100%, no further
+    view.fit_to_window()
+    assert view.zoom() > 1.5
+    view.resize(600, 450)
+    assert view.zoom() > 2.5                               # Fit to Window keeps filling the window
+    view.set_image(array_to_qimage(np.zeros((900, 1200, 3), np.float32)))
+    assert view.zoom() < 0.5
+
+
 def test_zoom_changed_reports_the_zoom(qtbot, view):
     with qtbot.waitSignal(view.zoom_changed) as blocker:
         view.set_zoom(3.0)

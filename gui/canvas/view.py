@@ -129,6 +129,7 @@ class ImageView(QGraphicsView):
         self._has_alpha = False
         self._checker = self._checker_brush()
         self._fit_on_resize = True        # until the person zooms, the image follows the window size
+        self._fit_enlarges = False        # ... and is fitted at most at 100% (Fit to Window enlarges)
         self._tool = PAN_TOOL
         self._selection: QRect | None = None
         self._polygon: QPolygonF | None = None      # the lasso, when the selection is one
@@ -173,7 +174,7 @@ class ImageView(QGraphicsView):
 
     def set_image(self, image: QImage | None) -> None:
         """Show `image` (or nothing). Keeps zoom and selection if the size is unchanged,
-        else fits the new image and clears the selection."""
+        else fits the new image (at most at 100%) and clears the selection."""
         if image is None or image.isNull():
             self._image_item.setVisible(False)
             self._image_item.setPixmap(QPixmap())
@@ -188,7 +189,7 @@ class ImageView(QGraphicsView):
         if resized:
             self.scene().setSceneRect(QRectF(0, 0, image.width(), image.height()))
             self.set_selection(None)
-            self.fit_to_window()
+            self.fit_to_window(enlarge=False)
         self._sync_overlays()
 
     def set_mask(self, mask: np.ndarray | None) -> None:
@@ -310,13 +311,14 @@ class ImageView(QGraphicsView):
     def zoom_actual_size(self) -> None:
         self.set_zoom(1.0)
 
-    def fit_to_window(self) -> None:
-        """Show the whole image as large as the viewport allows; keeps fitting as the window resizes."""
+    def fit_to_window(self, enlarge: bool = True) -> None:
+        """Show the whole image as large as the viewport allows (with `enlarge` False, at most at
+        100%: how a new image opens); keeps fitting as the window resizes."""
         if self.has_image():
             self.fitInView(self._image_item, Qt.AspectRatioMode.KeepAspectRatio)
-            if self.zoom() > MAX_ZOOM:
-                self.set_zoom(MAX_ZOOM)
-        self._fit_on_resize = True
+            if self.zoom() > (MAX_ZOOM if enlarge else 1.0):
+                self.set_zoom(MAX_ZOOM if enlarge else 1.0)
+        self._fit_on_resize, self._fit_enlarges = True, enlarge
         self._zoom_updated()
 
     def _zoom_updated(self) -> None:
@@ -340,7 +342,7 @@ class ImageView(QGraphicsView):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self._fit_on_resize:
-            self.fit_to_window()
+            self.fit_to_window(self._fit_enlarges)
 
     # -- tools and selection ----------------------------------------------------------------------
 
