@@ -22,6 +22,7 @@ instead of the document's while it lasts, and then repaired as a job.
 from __future__ import annotations
 
 import os
+import re
 import time
 from functools import partial
 from typing import Callable
@@ -164,6 +165,10 @@ class MainWindow(QMainWindow):
                                "Export to the file this image was last exported to (the first time, ask where)")
         self.export_as_action = a("Export &As…", self.export_as, ("Ctrl+Shift+S",), "content-save-edit-outline",
                                   "Save the current result as PNG, JPEG, WebP or TIFF")
+        self.next_action = a("&Next Image in Folder", lambda: self.open_neighbour(1), ("PgDown",), "",
+                             "Open the next image of this image's folder, in name order")
+        self.previous_action = a("Pre&vious Image in Folder", lambda: self.open_neighbour(-1), ("PgUp",), "",
+                                 "Open the previous image of this image's folder, in name order")
         self.copy_action = a("&Copy Image", self.copy_image, (QKeySequence.StandardKey.Copy,), "content-copy",
                              "Copy the current result (the selection only, if there is one) to the clipboard")
         self.paste_action = a("&Paste Image", self.paste_image, (QKeySequence.StandardKey.Paste,), "content-paste",
@@ -278,6 +283,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
+        file_menu.addActions([self.next_action, self.previous_action])
         file_menu.addSeparator()
         file_menu.addActions([self.export_action, self.export_as_action])
         file_menu.addSeparator()
@@ -451,6 +457,32 @@ class MainWindow(QMainWindow):
         path = os.path.abspath(path)
         self.statusBar().showMessage(f"Opening {os.path.basename(path)}…")
         self.loader.load(path)
+
+    def open_neighbour(self, step: int) -> bool:
+        """Open the next (`step` 1) or previous (-1) image of the open file's folder, in name
+        order with numbers by value (scan 9 before scan 10); False at either end, for an
+        untitled image, or when the person keeps their unsaved changes."""
+        path = self.document.path if self.document is not None else None
+        if not path:
+            return False
+        folder, name = os.path.split(path)
+        try:
+            with os.scandir(folder) as entries:
+                names = sorted((e.name for e in entries if not e.name.startswith(".") and e.is_file()
+                                and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES), key=name_order)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Cannot list {folder}: {exc.strerror or exc}", 8000)
+            return False
+        here = name_order(name)          # the open file may have been renamed or deleted since
+        target = ([n for n in names if name_order(n) > here][:1] if step > 0
+                  else [n for n in names if name_order(n) < here][-1:])
+        if not target:
+            self.statusBar().showMessage(f"{name} is the {'last' if step > 0 else 'first'} image in its folder", 5000)
+            return False
+        if not self.ok_to_discard():
+            return False
+        self.open_path(os.path.join(folder, target[0]))
+        return True
 
     def _on_loaded(self, path: str, image: engine.Image, shown: QImage) -> None:
         self.jobs.cancel()  # a running job belongs to the previous document; its result is dropped
@@ -1051,6 +1083,8 @@ class MainWindow(QMainWindow):
                        self.upscale2_action, self.upscale4_action, self.import_mask_action, *self._reshapes):
             action.setEnabled(has_doc and not busy)
         self.crop_action.setEnabled(has_doc and not busy and self.view.selection() is not None)
+        for action in (self.next_action, self.previous_action):
+            action.setEnabled(has_doc and bool(doc.path))
         for action in (self.export_action, self.export_as_action, self.copy_action, self.select_all_action,
                        self.deselect_action, self.zoom_in_action, self.zoom_out_action, self.fit_action,
                        self.actual_size_action, self.compare_action, self.difference_action, *self._tools):
@@ -1172,6 +1206,12 @@ def question(parent: QWidget, title: str, text: str, buttons: QMessageBox.Standa
     for button, name in (names or {}).items():
         box.button(button).setText(name)
     return QMessageBox.StandardButton(box.exec())
+
+
+def name_order(name: str) -> tuple:
+    """Sort key for file names: case-insensitive, runs of digits by value (page2 before page10)."""
+    parts = re.split(r"(\d+)", name.casefold())
+    return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
 
 
 def _duration(seconds: float) -> str:

@@ -80,6 +80,33 @@ def test_open_error_is_shown(qtbot, window, tmp_path, errors):
     assert window.document is None and window.windowTitle() == "Restora"
 
 
+def test_page_down_and_up_walk_the_folder_in_name_order(qtbot, window, tmp_path, unsaved_answers):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.main_window import name_order
+
+    assert sorted(["scan10.png", "Scan9.png", "scan1.png"], key=name_order) == ["scan1.png", "Scan9.png",
+                                                                                "scan10.png"]
+    for name in ("scan1.png", "Scan9.png", "scan10.png", ".hidden.png", "notes.txt"):
+        write_png(tmp_path / name) if name.endswith(".png") else (tmp_path / name).write_text("x")
+    assert not window.next_action.isEnabled()                   # nothing open
+    open_image(qtbot, window, tmp_path / "Scan9.png")
+    with qtbot.waitSignal(window.open_finished, timeout=TIMEOUT) as opened:
+        qtbot.keyClick(window.view, Qt.Key.Key_PageDown)        # the canvas has the focus, not the scroll bars
+    assert opened.args == [str(tmp_path / "scan10.png"), True]
+    assert not window.open_neighbour(1)                         # the last one: stays
+    assert window.statusBar().currentMessage() == "scan10.png is the last image in its folder"
+    (tmp_path / "scan10.png").unlink()                          # gone since it was opened: its place is known
+    with qtbot.waitSignal(window.open_finished, timeout=TIMEOUT) as opened:
+        window.previous_action.trigger()
+    assert opened.args == [str(tmp_path / "Scan9.png"), True]
+    run_tool(qtbot, window, lambda: window.restore_document(engine.RestoreRequest(model="test-restore")))
+    unsaved_answers.append(QMessageBox.StandardButton.Cancel)   # unexported edits: asked, and kept
+    assert not window.open_neighbour(-1) and window.document.name == "Scan9.png"
+    assert len(unsaved_answers.asked) == 1
+
+
 def test_closing_with_unexported_edits_asks_first(qtbot, window, tmp_path, unsaved_answers, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
