@@ -67,7 +67,7 @@ WARM_UP_DELAY_MS = 500     # after the first image opens: let it be painted befo
 LARGE_RESULT_PIXELS = 100_000_000   # an upscale to more pixels asks first
 BYTES_PER_SHOWN_PIXEL = 7           # an 8-bit RGB result held (3) and shown (4)
 
-ResultHandler = Callable[[Document, object], None]
+ResultHandler = Callable[[Document, object], str | None]     # what the status bar says then (None: "done")
 
 
 class MainWindow(QMainWindow):
@@ -1005,9 +1005,10 @@ class MainWindow(QMainWindow):
 
         return self.start_job(label, lambda token: tools.reshape_job(image, original, mask, soft, change, token), apply)
 
-    def _apply_mask(self, document: Document, found: tools.DetectedDamage) -> None:
+    def _apply_mask(self, document: Document, found: tools.DetectedDamage) -> str:
         document.set_mask(found.mask, "Detect Damage", soft_mask=found.soft_mask, threshold=found.threshold)
         self.show_mask_action.setChecked(True)
+        return found.summary()
 
     def start_job(self, label: str, job: JobFunction, on_result: ResultHandler) -> bool:
         """Run `job` on the worker for the open document; `on_result(document, value)`
@@ -1055,8 +1056,7 @@ class MainWindow(QMainWindow):
             return
         document, apply_result = self._job_target
         if document is self.document:
-            apply_result(document, value)
-            self.statusBar().showMessage(f"{kind} done", 5000)
+            self.statusBar().showMessage(apply_result(document, value) or f"{kind} done", 5000)
 
     def _on_job_error(self, kind: str, message: str) -> None:
         self._show_error(f"{kind} failed", message)

@@ -16,7 +16,7 @@ finds the pixels it changed, so that none of that runs on the GUI thread.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Generator
 
 import numpy as np
@@ -70,6 +70,17 @@ class DetectedDamage:
     mask: np.ndarray
     soft_mask: np.ndarray
     threshold: float
+    marked: float = field(init=False)     # the share of the image the mask marks, 0..1
+
+    def __post_init__(self) -> None:       # counted here, on the worker
+        object.__setattr__(self, "marked", np.count_nonzero(self.mask) / max(1, self.mask.size))
+
+    def summary(self) -> str:
+        """What the status bar says once the mask is shown."""
+        if not self.marked:
+            return "Detect Damage: no damage found"
+        share = "under 0.1%" if self.marked < 0.001 else f"{100 * self.marked:.1f}%"
+        return f"Detect Damage: {share} of the image marked as damaged"
 
 
 def crop_image(image: engine.Image, box: Box) -> engine.Image:

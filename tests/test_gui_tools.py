@@ -127,6 +127,10 @@ def test_detect_job_on_a_selection_keeps_the_rest_of_the_mask(monkeypatch):
     assert found.mask[0, 0] == 255 and found.mask[10:15, 20:25].all() and (found.mask > 0).sum() == 26
     assert found.soft_mask[0, 0] == 255 and (found.soft_mask > 0).sum() == 26  # a drawn mask is its own soft mask
     assert old.sum() == 255
+    assert found.marked == 26 / old.size
+    assert found.summary() == f"Detect Damage: {100 * 26 / old.size:.1f}% of the image marked as damaged"
+    assert tools.DetectedDamage(old, old, 0.5).summary() == "Detect Damage: under 0.1% of the image marked as damaged"
+    assert tools.DetectedDamage(0 * old, old, 0.5).summary() == "Detect Damage: no damage found"
 
 
 def test_repair_job_gets_the_cropped_mask(monkeypatch):

@@ -188,6 +188,7 @@ def test_detect_then_repair_uses_the_mask(qtbot, window, tmp_path):
     run_tool(qtbot, window, lambda: window.detect_damage(engine.MaskRequest(model="test-mask", threshold=0.0)))
     assert doc.mask is not None and doc.mask.shape == (48, 64) and doc.mask.all()
     assert window.show_mask_action.isChecked() and window.clear_mask_action.isEnabled()
+    assert window.statusBar().currentMessage() == "Detect Damage: 100.0% of the image marked as damaged"
     run_tool(qtbot, window, lambda: window.repair_damage(engine.RepairRequest(model="test-repair",
                                                                               mask_model="no-such-model")))
     assert doc.undo_stack.count() == 2 and doc.undo_stack.undoText() == "Repair"
