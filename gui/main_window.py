@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
 
         self.zoom_in_action = a("Zoom &In", self.view.zoom_in, ("Ctrl++", "Ctrl+="), "magnify-plus-outline")
         self.zoom_out_action = a("Zoom &Out", self.view.zoom_out, ("Ctrl+-",), "magnify-minus-outline")
-        self.fit_action = a("&Fit to Window", self.view.fit_to_window, ("Ctrl+0",), "fit-to-screen-outline")
+        self.fit_action = a("&Fit to Window", lambda: self.view.fit_to_window(), ("Ctrl+0",), "fit-to-screen-outline")
         self.actual_size_action = a("&100%", self.view.zoom_actual_size, ("Ctrl+1",), "numeric-1-box-outline",
                                     "Actual pixels")
         self.compare_action = a("&Compare with Original", self.view.set_compare_enabled, ("Ctrl+B",),

@@ -54,6 +54,9 @@ def test_open_shows_the_image(qtbot, window, tmp_path):
     path = write_png(tmp_path / "photo.png", 30, 40)
     open_image(qtbot, window, path)
     assert window.windowTitle() == "photo.png[*] — Restora" and not window.isWindowModified()
+    assert window.view.zoom() == 1.0                          # a small image opens at 100%...
+    window.fit_action.trigger()
+    assert window.view.zoom() > 5                             # ...and Fit to Window enlarges it
     assert window.view.image_size().width() == 40 and window.view.image_size().height() == 30
     shown, _ = qimage_to_array(window.view.shown_image())
     np.testing.assert_array_equal(np.round(shown * 255).astype(np.uint8), np.asarray(PILImage.open(path)))
