@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
                              "Copy the current result (the selection only, if there is one) to the clipboard")
         self.paste_action = a("&Paste Image", self.paste_image, (QKeySequence.StandardKey.Paste,), "content-paste",
                               "Open the image on the clipboard as a new, untitled image")
-        self.batch_action = a("&Batch Export…", self.show_batch_export, ("Ctrl+Shift+E",), "folder-multiple-image",
+        self.batch_action = a("&Batch Export…", lambda: self.show_batch_export(), ("Ctrl+Shift+E",), "folder-multiple-image",
                               "Run restore, repair and upscale over a whole folder")
         self.finetune_action = a("&Fine-tune…", self.show_finetune, (), "school-outline",
                                  "Adapt a model to your own image pairs")
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
         title.setFont(font)
-        hint = QLabel("File ▸ Open (Ctrl+O), a recent file, or drop an image onto this window.", empty)
+        hint = QLabel("File ▸ Open (Ctrl+O), a recent file, or drop an image onto this window (a folder: Batch Export).", empty)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setEnabled(False)
         button = QPushButton("Open Image…", empty)
@@ -1132,8 +1132,11 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.menuBar(), self).exec()
 
-    def show_batch_export(self) -> None:
+    def show_batch_export(self, folder: str | None = None) -> None:
+        """The Batch Export dialog, with `folder` as its input folder if given."""
         dialog = BatchExportDialog(self.settings, parent=self)
+        if folder:
+            dialog.input_edit.setText(folder)
         dialog.exec()
         dialog.deleteLater()
 
@@ -1153,22 +1156,27 @@ class MainWindow(QMainWindow):
     # -- drag and drop, closing ---------------------------------------------------------------------
 
     @staticmethod
-    def _dropped_image(event: QDragEnterEvent | QDropEvent) -> str | None:
+    def _dropped(event: QDragEnterEvent | QDropEvent) -> tuple[bool, str] | None:
+        """(is a folder, path) of the first image file or folder dropped; None if there is none."""
         for url in event.mimeData().urls():
             path = url.toLocalFile()
-            if path and path.lower().endswith(IMAGE_SUFFIXES):
-                return path
+            if path and (os.path.isdir(path) or path.lower().endswith(IMAGE_SUFFIXES)):
+                return os.path.isdir(path), path
         return None
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._dropped_image(event):
+        if self._dropped(event):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        path = self._dropped_image(event)
-        if path:
+        """An image opens; a folder opens Batch Export on it (after the drop has finished)."""
+        dropped = self._dropped(event)
+        if dropped:
             event.acceptProposedAction()
-            if self.ok_to_discard():
+            folder, path = dropped
+            if folder:
+                QTimer.singleShot(0, lambda: self.show_batch_export(path))
+            elif self.ok_to_discard():
                 self.open_path(path)
 
     def ok_to_discard(self) -> bool:

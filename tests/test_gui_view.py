@@ -146,6 +146,26 @@ def test_dropping_an_image_file_opens_it(qtbot, tmp_path):
     assert window.windowTitle() == "dropped.png[*] — Restora"
 
 
+def test_dropping_a_folder_opens_batch_export_on_it(qtbot, tmp_path, monkeypatch):
+    from gui.dialogs.batch_dialog import BatchExportDialog
+
+    shown = []
+    def exec_(dialog):
+        shown.append(dialog.input_edit.text())
+        dialog.reject()                           # as closing it does: its worker thread stops
+
+    monkeypatch.setattr(BatchExportDialog, "exec", exec_)
+    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
+    window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: shown == [str(tmp_path)])
+    window.batch_action.trigger()                 # from the menu: the remembered folder (none yet)
+    assert shown == [str(tmp_path), ""]
+
+
 def test_wheel_zooms_under_the_cursor(qtbot, view):
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QWheelEvent
