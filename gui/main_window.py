@@ -173,8 +173,8 @@ class MainWindow(QMainWindow):
                              "Copy the current result (the selection only, if there is one) to the clipboard")
         self.paste_action = a("&Paste Image", self.paste_image, (QKeySequence.StandardKey.Paste,), "content-paste",
                               "Open the image on the clipboard as a new, untitled image")
-        self.batch_action = a("&Batch Export…", lambda: self.show_batch_export(), ("Ctrl+Shift+E",), "folder-multiple-image",
-                              "Run restore, repair and upscale over a whole folder")
+        self.batch_action = a("&Batch Export…", lambda: self.show_batch_export(), ("Ctrl+Shift+E",),
+                              "folder-multiple-image", "Run restore, repair and upscale over a whole folder")
         self.finetune_action = a("&Fine-tune…", self.show_finetune, (), "school-outline",
                                  "Adapt a model to your own image pairs")
         self.import_mask_action = a("&Import Mask…", self.import_mask_dialog, (), "file-import-outline",
@@ -365,7 +365,8 @@ class MainWindow(QMainWindow):
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
         title.setFont(font)
-        hint = QLabel("File ▸ Open (Ctrl+O), a recent file, or drop an image onto this window (a folder: Batch Export).", empty)
+        hint = QLabel("File ▸ Open (Ctrl+O), a recent file, or drop an image onto this window "
+                      "(a folder: Batch Export).", empty)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setEnabled(False)
         button = QPushButton("Open Image…", empty)
