@@ -893,8 +893,13 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         files = self.recent_files()
-        for number, path in enumerate(files, 1):
-            action = self.recent_menu.addAction(f"&{number % 10}  {os.path.basename(path)}")
+        names = [os.path.basename(path) for path in files]
+        for number, (path, name) in enumerate(zip(files, names), 1):
+            if names.count(name) > 1:           # the same name in several folders: say which folder
+                name += f"  ({os.path.basename(os.path.dirname(path))})"
+            there = os.path.isfile(path)
+            action = self.recent_menu.addAction(f"&{number % 10}  {name}" + ("" if there else "  (missing)"))
+            action.setEnabled(there)
             action.setToolTip(path)
             action.setStatusTip(path)
             action.triggered.connect(lambda _=False, p=path: self.ok_to_discard() and self.open_path(p))

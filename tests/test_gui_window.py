@@ -64,6 +64,23 @@ def test_open_shows_the_image(qtbot, window, tmp_path):
     assert window.recent_files() == [str(path)]
 
 
+def test_open_recent_lists_the_latest_first_and_marks_missing_files(qtbot, window, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    paths = [write_png(tmp_path / "a" / "scan.png"), write_png(tmp_path / "b" / "scan.png"),
+             write_png(tmp_path / "page.png")]
+    for path in paths:
+        open_image(qtbot, window, path)
+    paths[0].unlink()
+    window.recent_menu.aboutToShow.emit()
+    items = [(a.text(), a.isEnabled()) for a in window.recent_menu.actions() if a.text()]
+    assert items == [("&1  page.png", True), ("&2  scan.png  (b)", True), ("&3  scan.png  (a)  (missing)", False),
+                     ("Clear Recent", True)]
+    with qtbot.waitSignal(window.open_finished, timeout=TIMEOUT) as opened:
+        window.recent_menu.actions()[1].trigger()
+    assert opened.args == [str(paths[1]), True] and window.recent_files()[0] == str(paths[1])
+
+
 def test_opening_runs_off_the_gui_thread_and_the_latest_file_wins(qtbot, window, tmp_path):
     first, second = write_png(tmp_path / "first.png"), write_png(tmp_path / "second.png", 30, 40, seed=1)
     with qtbot.waitSignal(window.open_finished, timeout=TIMEOUT) as blocker:
