@@ -316,8 +316,9 @@ class ImageView(QGraphicsView):
         100%: how a new image opens); keeps fitting as the window resizes."""
         if self.has_image():
             self.fitInView(self._image_item, Qt.AspectRatioMode.KeepAspectRatio)
-            if self.zoom() > (MAX_ZOOM if enlarge else 1.0):
-                self.set_zoom(MAX_ZOOM if enlarge else 1.0)
+            limit = MAX_ZOOM if enlarge else 1.0
+            if self.zoom() > limit:
+                self.set_zoom(limit)
         self._fit_on_resize, self._fit_enlarges = True, enlarge
         self._zoom_updated()
 
