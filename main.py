@@ -1,4 +1,4 @@
-"""Restora's entry point: no arguments or an image path open the editor; a verb
+"""Restora's entry point: no arguments, an image or a folder open the editor; a verb
 (restore, mask, repair, upscale, batch, models) runs the headless command line."""
 from __future__ import annotations
 

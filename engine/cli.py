@@ -25,7 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DESCRIPTION = """Restora: local image restoration.
 
   python main.py                 open the editor
-  python main.py IMAGE           open the editor with IMAGE
+  python main.py IMAGE           open the editor with IMAGE (a folder: Batch Export on it)
   python main.py VERB ...        run headless (see VERB --help)
 
 Outputs keep their input's file stem; existing outputs are skipped unless

@@ -36,7 +36,8 @@ class _ShownReporter(QObject):
 
 
 def run(path: str | None = None) -> int:
-    """Open the editor (with the image at `path`, if given) and run until it closes; the exit code."""
+    """Open the editor (with the image at `path`, if given; a folder opens Batch Export on it)
+    and run until it closes; the exit code."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
@@ -61,7 +62,11 @@ def run(path: str | None = None) -> int:
     window.show()
 
     def start() -> None:      # after the window has appeared
-        if not window.offer_recovery() and path:
+        if window.offer_recovery() or not path:
+            return
+        if os.path.isdir(path):   # as when a folder is dropped onto the window
+            window.show_batch_export(path)
+        else:
             window.open_path(path)
 
     QTimer.singleShot(0, start)

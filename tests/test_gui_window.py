@@ -50,6 +50,23 @@ def test_fresh_editor_does_not_import_torch(tmp_path):
     assert out.stdout.splitlines() == ["Restora False", "page.png[*] — Restora False", "exit 0"]
 
 
+def test_a_folder_on_the_command_line_opens_batch_export(tmp_path):
+    code = textwrap.dedent("""
+        import sys
+        from PySide6.QtWidgets import QApplication
+        import gui.app
+        from gui.main_window import MainWindow
+        MainWindow.show_batch_export = lambda window, folder=None: (print("batch", folder), window.close())
+        print("exit", gui.app.run(sys.argv[1]))
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(tmp_path),
+               RESTORA_DATA_DIR=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"batch {tmp_path}", "exit 0"]
+
+
 def test_open_shows_the_image(qtbot, window, tmp_path):
     path = write_png(tmp_path / "photo.png", 30, 40)
     open_image(qtbot, window, path)
