@@ -15,7 +15,12 @@ damaged `--draws` times (3) with different damage.
   engine/training/synth_damage.age), then damaged;
 - per damage kind: IoU pooled over the pictures each damaged with that kind alone;
 - false alarms: the share of an undamaged picture the detector marks (plain, aged,
-  and under uneven, tinted light: engine.training.damage.shade).
+  and under uneven, tinted light: engine.training.damage.shade);
+- scan-size pictures: each picture damaged, then the damaged picture and its true
+  mask enlarged SCAN_FACTOR times (a scan at a higher resolution of the same damaged
+  print): IoU per image as the op detects (reduced to its working size, see
+  engine/ops/segment.py) and at full resolution, and the false alarms of both on the
+  enlarged undamaged pictures.
 
 The mask and end-to-end numbers are measured when a damage detector is installed.
 
@@ -39,6 +44,7 @@ from engine.types import Image, MaskRequest, RepairRequest, RunOptions
 
 CPU = RunOptions(device="cpu")
 LOOSE_PX = 4        # how far past the damage a loose, hand-painted mask reaches
+SCAN_FACTOR = 4     # scan-size pictures: the damaged pictures enlarged this many times
 
 
 def psnr_in(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
@@ -55,9 +61,20 @@ def iou(pred: np.ndarray, truth: np.ndarray) -> float:
     return int((pred & truth).sum()) / u if u else 1.0
 
 
-def detect(pixels: np.ndarray) -> np.ndarray:
-    """The shipped detector's 0/1 mask through the product op."""
-    return run_job(engine.detect_damage(Image(pixels=pixels), MaskRequest(options=CPU)))
+def detect(pixels: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """The shipped detector's 0/1 mask through the product op (`scale` as MaskRequest's)."""
+    return run_job(engine.detect_damage(Image(pixels=pixels), MaskRequest(options=CPU, scale=scale)))
+
+
+def enlarged(pixels: np.ndarray, factor: int, resample) -> np.ndarray:
+    """HxW or HxWxC float32 `pixels` enlarged `factor` times with a Pillow filter, plane by plane."""
+    from PIL import Image as PILImage
+
+    if pixels.ndim == 3:
+        return np.stack([enlarged(pixels[..., c], factor, resample) for c in range(pixels.shape[2])], -1)
+    h, w = pixels.shape
+    plane = PILImage.fromarray(np.ascontiguousarray(pixels, np.float32), "F")
+    return np.asarray(plane.resize((w * factor, h * factor), resample), np.float32)
 
 
 def judged(pred: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,6 +196,17 @@ def main() -> int:
         for name, prep in (("plain", lambda c: c), ("aged", lambda c: age(rng, c)),
                            ("shaded", lambda c: shade(rng, c))):
             false_alarm[name] = float(np.mean([detect(prep(c)).mean() for c in once]))
+        from PIL import Image as PILImage
+
+        scan = {"reduced": [], "full": [], "reduced_false": [], "full_false": []}
+        for clean in once:
+            damaged, labels = damage(rng, clean)
+            big = np.clip(enlarged(damaged, SCAN_FACTOR, PILImage.BICUBIC), 0, 1)
+            big_labels = enlarged(labels, SCAN_FACTOR, PILImage.NEAREST)
+            big_clean = np.clip(enlarged(clean, SCAN_FACTOR, PILImage.BICUBIC), 0, 1)
+            for name, scale in (("reduced", None), ("full", 1.0)):
+                scan[name].append(iou(*judged(detect(big, scale), big_labels)))
+                scan[name + "_false"].append(detect(big_clean, scale).mean())
     res = {
         "images": len(pictures),
         "psnr_hole_repair_true_mask": float(np.mean(p_model)),
@@ -202,6 +230,10 @@ def main() -> int:
             "false_alarm_share_clean": false_alarm["plain"],
             "false_alarm_share_clean_aged": false_alarm["aged"],
             "false_alarm_share_clean_shaded": false_alarm["shaded"],
+            "iou_damage_scan_size_mean_per_image": float(np.mean(scan["reduced"])),
+            "iou_damage_scan_size_full_resolution_mean_per_image": float(np.mean(scan["full"])),
+            "false_alarm_share_clean_scan_size": float(np.mean(scan["reduced_false"])),
+            "false_alarm_share_clean_scan_size_full_resolution": float(np.mean(scan["full_false"])),
             "psnr_hole_repair_end_to_end": float(np.mean(p_e2e)),
             "cpu_s_per_mp_mask": t_mask / (pixels / 1e6),
         })
@@ -218,6 +250,13 @@ def main() -> int:
                                          res["false_alarm_share_clean_aged"]],
                                         ["undamaged pictures under uneven light: share marked",
                                          res["false_alarm_share_clean_shaded"]]])
+        print()
+        print_table([f"scan-size pictures (enlarged x{SCAN_FACTOR})", "damage IoU (mean per image)",
+                     "undamaged: share marked"],
+                    [["as detected (reduced to the working size)", res["iou_damage_scan_size_mean_per_image"],
+                      res["false_alarm_share_clean_scan_size"]],
+                     ["at full resolution", res["iou_damage_scan_size_full_resolution_mean_per_image"],
+                      res["false_alarm_share_clean_scan_size_full_resolution"]]])
         print()
         print_table(["damage kind alone", "IoU (pooled)"], [[k, v] for k, v in per_kind.items()])
         print()

@@ -133,6 +133,30 @@ def test_detect_job_on_a_selection_keeps_the_rest_of_the_mask(monkeypatch):
     assert tools.DetectedDamage(0 * old, old, 0.5).summary() == "Detect Damage: no damage found"
 
 
+def test_detection_in_a_selection_uses_the_whole_pictures_scale(monkeypatch):
+    """A large picture is looked at reduced (engine MaskRequest.scale_for); a selection of it
+    at the same scale, not at full size because the crop is small."""
+    scales = []
+
+    def fake_detect(image, request, cancel):
+        scales.append(request.scale)
+        yield engine.Progress(1, 1, "detecting")
+        return np.zeros(image.pixels.shape[:2], np.float32)
+
+    def fake_repair(image, request, mask, cancel):
+        scales.append(request.mask_scale)
+        yield engine.Progress(1, 1, "repairing")
+        return image
+
+    monkeypatch.setattr(engine, "detect_damage", fake_detect)
+    monkeypatch.setattr(engine, "repair", fake_repair)
+    big, small = _image(960, 1200), _image()
+    for image in (big, small):
+        _run(tools.detect_damage_job(image, (20, 10, 5, 5), None, None, engine.MaskRequest(), engine.CancelToken()))
+        _run(tools.repair_job(image, (20, 10, 5, 5), None, engine.RepairRequest(), engine.CancelToken()))
+    assert scales == [pytest.approx(320 / 960)] * 2 + [1.0] * 2
+
+
 def test_repair_job_gets_the_cropped_mask(monkeypatch):
     seen = {}
 

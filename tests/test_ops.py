@@ -55,6 +55,31 @@ def test_mask_binary_and_soft():
     assert np.array_equal(hard, (soft >= 0.5).astype(np.float32))
 
 
+def test_a_large_picture_is_looked_at_reduced(monkeypatch):
+    """Above 1.5 x 320 on the short side the detector sees the picture reduced to 320, and
+    its probability comes back at the picture's size; `scale` overrides."""
+    from engine.ops import segment
+
+    assert MaskRequest().scale_for(640, 480) == 1.0
+    assert MaskRequest().scale_for(3600, 2400) == pytest.approx(320 / 2400)
+    assert MaskRequest(scale=2.0).scale_for(3600, 2400) == 1.0
+    seen = []
+    real = segment.run_tiled
+
+    def tiled(net, x, **kw):
+        seen.append(x.shape)
+        return (yield from real(net, x, **kw))
+
+    monkeypatch.setattr(segment, "run_tiled", tiled)
+    im = Image(pixels=np.random.default_rng(0).random((500, 750, 3), dtype=np.float32))
+    soft = run_job(engine.detect_damage(im, MaskRequest("test-mask", soft=True, options=CPU)))
+    assert seen == [(320, 480, 3)] and soft.shape == (500, 750)
+    assert 0 < soft.min() and soft.max() < 1
+    run_job(engine.detect_damage(im, MaskRequest("test-mask", options=CPU, scale=1.0)))
+    run_job(engine.repair(im, RepairRequest("test-repair", "test-mask", options=CPU, mask_scale=0.5)))
+    assert seen[1:] == [(500, 750, 3), (250, 375, 3)]
+
+
 @pytest.mark.parametrize("c", [1, 3])
 def test_repair_changes_only_masked_pixels(c):
     im = _img(c=c)

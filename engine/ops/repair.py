@@ -23,7 +23,8 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
     card = get_card(request.model)
     parts = 1 if mask is not None else 2
     if mask is None:
-        mreq = MaskRequest(model=request.mask_model, threshold=request.threshold, options=request.options)
+        mreq = MaskRequest(model=request.mask_model, threshold=request.threshold, options=request.options,
+                           scale=request.mask_scale)
         mask = yield from sub_progress(detect_damage(image, mreq, cancel), 0, 2)
     if mask.shape[:2] != image.pixels.shape[:2]:
         raise RestoraError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
