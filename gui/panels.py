@@ -22,6 +22,7 @@ from .theme import icon
 
 DEVICES = (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)"))
 PRECISIONS = (("auto", "Automatic"), ("fp32", "Full (fp32)"))
+DETECT_SIZES = (("auto", "Working size"), ("full", "Full size"))
 VARIANTS = (("faithful", "Faithful"), ("sharp", "Sharp"))
 SCALES = ((2, "×2"), (4, "×4"))
 MAX_BRUSH = 1000
@@ -59,7 +60,12 @@ class SettingsPanel(QScrollArea):
         self.threshold = self._slider(1, 99, self._int("threshold", 50), "%")
         self.threshold.setToolTip("Damage probability from which a pixel counts as damaged; "
                                   "lower finds more. Applies to a detected or imported mask at once.")
+        self.detect_size = self._choice(DETECT_SIZES, self._str("detect_size", "auto"))
+        self.detect_size.setToolTip("Working size: a large picture is looked at reduced, as the detector was "
+                                    "trained, so wide creases, stains and tears are found whole.\nFull size: finer "
+                                    "specks on a large scan are found, wide damage only at its edges.")
         damage.addRow("Detector", self.mask_model)
+        damage.addRow("Look at", self.detect_size)
         damage.addRow("Repair model", self.repair_model)
         damage.addRow("Threshold", self.threshold.parentWidget())
 
@@ -243,7 +249,8 @@ class SettingsPanel(QScrollArea):
     def _connect(self) -> None:
         remember = {self.restore_model: "restore_model", self.mask_model: "mask_model",
                     self.repair_model: "repair_model", self.upscale_variant: "upscale_variant",
-                    self.upscale_scale: "upscale_scale", self.device: "device", self.precision: "precision"}
+                    self.upscale_scale: "upscale_scale", self.device: "device", self.precision: "precision",
+                    self.detect_size: "detect_size"}
         for combo, key in remember.items():
             combo.currentIndexChanged.connect(lambda _, c=combo, k=key: self._save(k, c.currentData()))
         for spin, key in ((self.tile, "tile"), (self.brush_size, "brush_size"), (self.mask_step, "mask_step")):
@@ -307,13 +314,17 @@ class SettingsPanel(QScrollArea):
     def restore_request(self) -> engine.RestoreRequest:
         return engine.RestoreRequest(model=self.restore_model.currentData(), options=self.run_options())
 
+    def _detect_scale(self) -> float | None:
+        return 1.0 if self.detect_size.currentData() == "full" else None
+
     def mask_request(self) -> engine.MaskRequest:
         return engine.MaskRequest(model=self.mask_model.currentData(), threshold=self.threshold_value(), soft=True,
-                                  options=self.run_options())
+                                  options=self.run_options(), scale=self._detect_scale())
 
     def repair_request(self) -> engine.RepairRequest:
         return engine.RepairRequest(model=self.repair_model.currentData(), mask_model=self.mask_model.currentData(),
-                                    threshold=self.threshold_value(), options=self.run_options())
+                                    threshold=self.threshold_value(), options=self.run_options(),
+                                    mask_scale=self._detect_scale())
 
     def upscale_request(self, scale: int | None = None) -> engine.UpscaleRequest:
         """Upscale by `scale`, or by the panel's scale when None."""

@@ -186,3 +186,24 @@ def test_batch_over_hostile_catalogue(tiny, hostile_dir, tmp_path, capsys):
             assert p.stat().st_size > 0 and not p.name.endswith(".tmp"), p
     assert {p: _digest(p) for p in digests} == digests
     assert (out / "restora-report.json").is_file()
+
+
+def test_full_size_looks_at_a_large_picture_unreduced(tiny, tmp_path, monkeypatch):
+    from engine.ops import segment
+
+    seen = []
+    real = segment.run_tiled
+
+    def tiled(net, x, **kw):
+        seen.append(x.shape[:2])
+        return (yield from real(net, x, **kw))
+
+    monkeypatch.setattr(segment, "run_tiled", tiled)
+    src = _png(tmp_path / "scan.png", size=(750, 500))
+    out = tmp_path / "o"
+    assert main(["mask", str(src), "-o", str(out), "--model", "test-mask"]) == 0
+    assert main(["mask", str(src), "-o", str(out), "--model", "test-mask", "--full-size", "--overwrite"]) == 0
+    assert main(["repair", str(src), "-o", str(tmp_path / "r"), "--model", "test-repair", "--mask-model",
+                 "test-mask", "--full-size"]) == 0
+    assert seen == [(320, 480), (500, 750), (500, 750)]
+    assert PILImage.open(out / "scan.png").size == (750, 500)

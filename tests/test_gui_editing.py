@@ -337,6 +337,22 @@ def test_panel_reload_lists_a_new_user_model(qtbot, tmp_path, monkeypatch):
     assert panel.restore_request().model == "test-restore"
 
 
+def test_panel_look_at_full_size_reaches_the_requests_and_is_remembered(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from gui.panels import SettingsPanel
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    panel = SettingsPanel(settings)
+    qtbot.addWidget(panel)
+    assert panel.mask_request().scale is None and panel.repair_request().mask_scale is None   # working size
+    panel.detect_size.setCurrentIndex(panel.detect_size.findData("full"))
+    assert panel.mask_request().scale == 1.0 and panel.repair_request().mask_scale == 1.0
+    again = SettingsPanel(settings)
+    qtbot.addWidget(again)
+    assert again.detect_size.currentData() == "full"
+
+
 def _state(doc):
     return doc.current.pixels.copy(), doc.mask.copy(), doc.original.pixels.copy()
 
