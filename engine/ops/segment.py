@@ -25,6 +25,7 @@ from ..tiling import run_tiled
 from ..types import CancelToken, Image, MaskRequest, Progress
 from .common import prepare
 
+
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
     """HxWx3 view of an image that may be gray (HxWx1)."""
     return np.ascontiguousarray(np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels)
