@@ -32,6 +32,7 @@ import argparse
 import time
 
 import numpy as np
+from PIL import Image as PILImage
 from common import DATASETS, ROOT, print_table, update_card, write_result
 
 import engine
@@ -68,8 +69,6 @@ def detect(pixels: np.ndarray, scale: float | None = None) -> np.ndarray:
 
 def enlarged(pixels: np.ndarray, factor: int, resample) -> np.ndarray:
     """HxW or HxWxC float32 `pixels` enlarged `factor` times with a Pillow filter, plane by plane."""
-    from PIL import Image as PILImage
-
     if pixels.ndim == 3:
         return np.stack([enlarged(pixels[..., c], factor, resample) for c in range(pixels.shape[2])], -1)
     h, w = pixels.shape
@@ -104,7 +103,6 @@ FIGURE_PICTURE = DATASETS / "sr" / "BSD200" / "232038.png"   # a held-out pictur
 def figure(path) -> None:
     """Damaged / detected mask (red over the picture) / repaired / original, for an
     old-photo-like example the generator made from a held-out picture."""
-    from PIL import Image as PILImage
     from PIL import ImageDraw
 
     clean = np.asarray(PILImage.open(FIGURE_PICTURE).convert("RGB"), np.float32) / 255
@@ -196,8 +194,6 @@ def main() -> int:
         for name, prep in (("plain", lambda c: c), ("aged", lambda c: age(rng, c)),
                            ("shaded", lambda c: shade(rng, c))):
             false_alarm[name] = float(np.mean([detect(prep(c)).mean() for c in once]))
-        from PIL import Image as PILImage
-
         scan = {"reduced": [], "full": [], "reduced_false": [], "full_false": []}
         for clean in once:
             damaged, labels = damage(rng, clean)

@@ -17,7 +17,7 @@ from .jobs import run_job
 from .models import broken_cards, find_model, get_card, list_models, user_models_dir
 from .pipeline import check_installed, parse_steps
 from .training.finetune_data import METRIC_LABELS, FinetuneRequest, FinetuneStatus
-from .types import Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions, UpscaleRequest
+from .types import DETECT_WORK_SIDE, Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions, UpscaleRequest
 
 VERBS = ("restore", "mask", "repair", "upscale", "batch", "finetune", "models")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -55,8 +55,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _full_size(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full-size", action="store_true",
                    help="look for damage at the picture's full size: a large picture is otherwise looked at "
-                        "reduced to a short side of 320 px, as the detector was trained, which finds wide creases, "
-                        "stains and tears whole but misses specks finer than the reduction")
+                        f"reduced to a short side of {DETECT_WORK_SIDE} px, as the detector was trained, which finds "
+                        "wide creases, stains and tears whole but misses specks finer than the reduction")
 
 
 def _io(p: argparse.ArgumentParser) -> None:
