@@ -44,12 +44,16 @@ fonts:
 		(apt-get update -qq && apt-get install -y -qq $(FONT_PACKAGES) >/dev/null); \
 	else echo "install these font packages for varied synthetic pages: $(FONT_PACKAGES)"; fi
 
-# Resumable: re-running continues from runs/*/last.pt. Phase 2 fine-tunes on whole real pages.
+# Resumable: re-running continues from runs/*/last.pt. Phase 2 fine-tunes on whole real pages,
+# phase 3 on pages also shown enlarged up to 3 times (a page scanned at 300-400 dpi; the Kaggle
+# pages are about 130 dpi judged by their text).
 DOCS := ../shared/datasets/docs/dirty
 train-restore: $(STAMP) fonts
 	$(PY) -m engine.training.restore --data $(DOCS) --steps 8000 --export runs/restore/export
 	$(PY) -m engine.training.restore --data $(DOCS) --run runs/restore-ft --init runs/restore/best.pt \
-		--real-frac 1.0 --patch 256 --batch 8 --lr 3e-4 --steps 2000
+		--real-frac 1.0 --patch 256 --batch 8 --lr 3e-4 --steps 2000 --export runs/restore-ft/export
+	$(PY) -m engine.training.restore --data $(DOCS) --run runs/restore-scale --init runs/restore-ft/best.pt \
+		--real-frac 1.0 --patch 256 --batch 8 --lr 3e-4 --steps 2000 --scale-max 3
 
 # A short CPU run; the shipped weights were trained on a GPU with scripts/train_damage_gpu.sh
 # (pictures packed by scripts/pack_pictures.py), the detector then fine-tuned: see their cards.

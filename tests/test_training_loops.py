@@ -38,13 +38,31 @@ def test_restore_training_chains_phases_and_resumes(tmp_path, monkeypatch):
     first = [*common, "--run", "r1", "--steps", "2", "--export", "e1"]
     assert restore_training.main(first) == 0
     assert restore_training.main([*common, "--run", "r2", "--steps", "1", "--export", "e2",
-                                  "--init", "r1/best.pt"]) == 0
+                                  "--init", "r1/best.pt", "--scale-max", "3"]) == 0
     card = json.loads((tmp_path / "e2" / "document-unet.json").read_text())
     assert [phase["run"] for phase in card["training"]["phases"]] == ["r1", "r2"]
+    assert card["training"]["phases"][1]["scale_max"] == 3
+    assert card["training"]["val_rmse_2x_at_export"] > 0
     assert card["training"]["validation_names"] == ["0.png", "6.png"]
 
     assert restore_training.main([*first[:-4], "--steps", "3", "--export", "e1"]) == 0   # resumes at 2
     assert _logged_steps(tmp_path / "r1") == ["1", "2", "3"]
+
+
+def test_restore_batches_show_some_pages_enlarged():
+    rng = np.random.default_rng(2)
+    page = (rng.random((120, 120)) * 255).astype(np.uint8)        # noise: every pixel its own
+    pages = ([page], [page])
+
+    def roughness(scale_max):
+        x, y = restore_training.make_batch(np.random.default_rng(3), pages, pages, 40, 32, 1.0, scale_max)
+        assert x.shape == y.shape == (40, 1, 32, 32) and bool((x == y).all())
+        return (x[:, 0, :, 1:] - x[:, 0, :, :-1]).abs().mean(dim=(1, 2))
+
+    native, mixed = roughness(1.0), roughness(4.0)
+    assert float(native.min()) > 0.25
+    smooth = int((mixed < 0.6 * float(native.min())).sum())
+    assert 8 <= smooth <= 32          # about half enlarged (most by over 1.5 times), the rest as they are
 
 
 def test_sr_training_chains_phases_and_resumes_the_discriminator(tmp_path):
