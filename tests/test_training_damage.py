@@ -9,8 +9,8 @@ import torch
 from PIL import Image as PILImage
 
 from engine.training import damage as damage_training
-from engine.training.damage import (SOURCES, PoolMaker, load_rgb, make_pool, picture_paths, recolour, repair_sample,
-                                    shade)
+from engine.training.damage import (SOURCES, PoolMaker, enlarge, load_rgb, make_pool, picture_paths, recolour,
+                                    repair_sample, shade)
 
 
 @pytest.fixture
@@ -40,6 +40,17 @@ def test_crops_are_cut_from_one_damaged_picture_each():
     colour = [tuple(c[0, 0]) for c in cs]
     assert colour[0] == colour[1] == colour[2] and colour[3] == colour[4] == colour[5]
     assert len({colour[0], colour[3], colour[6]}) == 3
+
+
+def test_enlarged_pictures_give_more_crops_each():
+    rng = np.random.default_rng(1)
+    pic = rng.uniform(0, 1, (40, 60, 3)).astype(np.float32)
+    sides = [enlarge(rng, pic).shape[:2] for _ in range(20)]
+    assert all(1.5 * 40 - 1 <= h <= 4 * 40 + 1 and abs(w / h - 1.5) < 0.05 for h, w in sides)
+    pictures = [np.full((96, 96, 3), 5 * i, np.uint8) for i in range(50)]     # one flat colour each
+    _, _, cs = make_pool(np.random.default_rng(0), pictures, 12, 32, "repair", crops=1, p_enlarge=1.0)
+    colour = [tuple(c[0, 0]) for c in cs]
+    assert colour[0] == colour[1] and 3 <= len(set(colour)) <= 6      # 2-4 crops from each
 
 
 def test_recolour_turns_hues_and_keeps_brightness_and_greys():

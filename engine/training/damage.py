@@ -118,12 +118,27 @@ def shade(rng, clean: np.ndarray) -> np.ndarray:
     return np.clip(clean * gain * tint, 0, 1).astype(np.float32)
 
 
+def enlarge(rng, clean: np.ndarray) -> np.ndarray:
+    """The picture enlarged 1.5-4 times (bicubic), as a scan at a higher resolution shows
+    it: the damage then drawn over it is sized by the larger picture, so its creases,
+    stains and holes are several times wider than on the picture itself, as on a scan of
+    several megapixels (docs/damage-training.md, "Repair at scan size")."""
+    from PIL import Image
+
+    h, w = clean.shape[:2]
+    k = rng.uniform(1.5, 4.0)
+    big = Image.fromarray(np.round(clean * 255).astype(np.uint8)).resize((round(w * k), round(h * k)),
+                                                                          Image.BICUBIC)
+    return np.asarray(big, np.float32) / 255
+
+
 def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, crops: int = CROPS_PER_PICTURE,
-              p_recolour: float = 0.0, p_shade: float = 0.0, p_loose: float = 0.0):
+              p_recolour: float = 0.0, p_shade: float = 0.0, p_loose: float = 0.0, p_enlarge: float = 0.0):
     """n samples (input uint8 HxWx3, mask uint8 HxW, clean uint8 HxWx3) of synthetic damage;
     the mask is stored doubled: 0/1/2 = clean/unsure/damaged (task mask), 0/2 = keep/repair.
     `p_recolour` of the clean pictures are first recoloured (`recolour`), `p_shade` shaded (`shade`);
-    `p_loose` of the repair regions are grown (`repair_sample`).
+    `p_loose` of the repair regions are grown (`repair_sample`); `p_enlarge` of the pictures
+    are enlarged first (`enlarge`; as many more crops are cut from them as they are times larger).
 
     The damage is drawn over the whole picture and then cropped (`crops` crops of `size`
     from each), so it has the scale it has on a whole photo: the generator
@@ -141,6 +156,10 @@ def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, cro
             clean = shade(rng, clean)
         if rng.random() < P_AGED:
             clean = age(rng, clean)
+        cuts = crops
+        if p_enlarge and rng.random() < p_enlarge:
+            big = enlarge(rng, clean)
+            cuts, clean = crops * round(big.shape[0] / clean.shape[0]), big
         if task == "mask":
             damaged, mask = damage(rng, clean)
             mask = np.round(mask * 2)
@@ -148,7 +167,7 @@ def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, cro
             damaged, region = repair_sample(rng, clean, p_loose)
             mask = region * 2
         damaged, clean = (np.round(a * 255).astype(np.uint8) for a in (damaged, clean))
-        for _ in range(min(crops, n - i)):
+        for _ in range(min(cuts, n - i)):
             box = _crop_box(rng, clean.shape, size)
             xs[i], ms[i], cs[i] = damaged[box], mask[box], clean[box]
             i += 1
@@ -171,10 +190,10 @@ class PoolMaker:
     as it is ready; without, a new pool is made every `refresh` steps."""
 
     def __init__(self, pictures, n: int, size: int, task: str, workers: int, crops: int = CROPS_PER_PICTURE,
-                 p_recolour: float = 0.0, p_shade: float = 0.0, p_loose: float = 0.0):
+                 p_recolour: float = 0.0, p_shade: float = 0.0, p_loose: float = 0.0, p_enlarge: float = 0.0):
         global _PICTURES
         self.n, self.workers = n, workers
-        self.pool_args = (size, task, crops, p_recolour, p_shade, p_loose)   # make_pool's arguments after n
+        self.pool_args = (size, task, crops, p_recolour, p_shade, p_loose, p_enlarge)   # make_pool's arguments after n
         self.pictures, self.pending = pictures, None
         if workers:     # fork before CUDA starts; the children only run numpy
             _PICTURES = pictures
@@ -289,6 +308,9 @@ def main(argv=None) -> int:
                     help="share of clean pictures first put under uneven, tinted light (see shade)")
     ap.add_argument("--loose", type=float, default=0.0,
                     help="repair: share of regions grown by 1-8 px, so intact pixels under a loose mask are kept")
+    ap.add_argument("--enlarge", type=float, default=0.0,
+                    help="share of clean pictures enlarged 1.5-4 times before the damage is drawn (scan-size "
+                         "damage, see enlarge)")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes that generate the next pool while training (for a GPU; 0: none)")
     ap.add_argument("--minutes", type=float, default=0,
@@ -314,7 +336,7 @@ def main(argv=None) -> int:
     print(f"training on {len(pictures)} of {len(train_paths)} pictures (the others are smaller than "
           f"--patch {args.patch})", file=sys.stderr)
     pools = PoolMaker(pictures, args.pool, args.patch, task, args.workers, args.crops, args.recolour, args.shade,
-                      args.loose)
+                      args.loose, args.enlarge)
     val = make_pool(np.random.default_rng(12345), load_rgb(val_paths, 256), args.val, 256, task)
 
     sizes = {k: v for k, v in (("width", args.width), ("depth", args.depth)) if v}
