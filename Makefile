@@ -45,8 +45,8 @@ fonts:
 	else echo "install these font packages for varied synthetic pages: $(FONT_PACKAGES)"; fi
 
 # Resumable: re-running continues from runs/*/last.pt. Phase 2 fine-tunes on whole real pages,
-# phase 3 on pages also shown enlarged up to 3 times (a page scanned at 300-400 dpi; the Kaggle
-# pages are about 130 dpi judged by their text).
+# phase 3 on pages also shown enlarged up to 3 times (a page scanned at up to 400 dpi; the
+# Kaggle pages are about 130 dpi judged by their text).
 DOCS := ../shared/datasets/docs/dirty
 train-restore: $(STAMP) fonts
 	$(PY) -m engine.training.restore --data $(DOCS) --steps 8000 --export runs/restore/export

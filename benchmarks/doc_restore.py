@@ -2,9 +2,9 @@
 for the noisy input, a classical baseline and the shipped U-Net (fp32 and mixed
 precision), plus seconds per megapixel of page on this machine; the same pages
 enlarged 2 and 3 times (bicubic, both the page and its clean target), as a scan at
-about 200 and 300 dpi shows them; and RGB RMSE on synthetic colour photos of pages
-(blue ink, red stamp, yellowed paper), whose first before/after pair is saved as
-docs/images/colour_page.jpg.
+about 250 and 400 dpi shows them (the Kaggle pages are about 130 dpi); and RGB
+RMSE on synthetic colour photos of pages (blue ink, red stamp, yellowed paper),
+whose first before/after pair is saved as docs/images/colour_page.jpg.
 
     python benchmarks/doc_restore.py [--no-card]
 """
@@ -24,7 +24,7 @@ from engine.training.synth_docs import colour_page
 from engine.types import Image, RestoreRequest, RunOptions
 
 
-SCAN_FACTORS = (2, 3)     # the validation pages also enlarged this many times (a scan at 200-300 dpi)
+SCAN_FACTORS = (2, 3)     # the validation pages also enlarged this many times (250-400 dpi)
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:

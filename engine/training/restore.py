@@ -9,8 +9,9 @@
 The second phase fine-tunes the first's best weights on whole-page-sized crops
 of the real pairs; the third shows half of them enlarged up to 3 times, since a
 page scanned at 300 dpi shows its text and stains two to three times larger than
-the Kaggle pages do, and a network that never saw that thins the strokes
-(benchmarks/doc_restore.py, pages enlarged 2 and 3 times). Resumable: re-running a command continues from RUN/last.pt.
+the Kaggle pages (about 130 dpi) do, and a network that never saw that thins the
+strokes (benchmarks/doc_restore.py, pages enlarged 2 and 3 times). Resumable:
+re-running a command continues from RUN/last.pt.
 The validation pairs (every 6th real pair by sorted name) are never trained on.
 """
 from __future__ import annotations
@@ -100,7 +101,7 @@ def enlarged(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def make_batch(rng, real, synth, batch: int, size: int, real_frac: float, scale_max: float = 1.0):
     """A float tensor pair (noisy, clean) of shape Bx1xSxS. With `scale_max` > 1, half the
     crops show the page enlarged 1 to `scale_max` times (a smaller crop, enlarged), as a
-    scan at 200 or 300 dpi shows text and stains larger than the Kaggle pages do."""
+    scan at 250-400 dpi shows text and stains larger than the Kaggle pages (130 dpi) do."""
     xs, ys = [], []
     for _ in range(batch):
         src = real if rng.random() < real_frac else synth
