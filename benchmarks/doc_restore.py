@@ -19,7 +19,8 @@ from common import DATASETS, ROOT, print_table, timed, update_card, write_result
 
 import engine
 from engine.jobs import run_job
-from engine.training.restore import enlarged, validation_pairs
+from engine.training.common import enlarged
+from engine.training.restore import validation_pairs
 from engine.training.synth_docs import colour_page
 from engine.types import Image, RestoreRequest, RunOptions
 

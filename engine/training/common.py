@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 
@@ -82,6 +83,14 @@ class Checkpoints:
         model.load_state_dict(ckpt["model"])
         ckpt.setdefault("history", [])          # written before runs kept their phases
         return ckpt
+
+
+def enlarged(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A uint8 picture (HxW or HxWx3 numpy array) resized, bicubic, to `size` (w, h): as
+    a scan at a higher resolution shows it."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize(size, Image.BICUBIC))
 
 
 def uses_bf16(device: torch.device) -> bool:

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from ..device import resolve_device
 from ..morphology import grow_mask
 from ..nets import build
-from .common import Checkpoints, CsvLog, cosine_lr, export_model, uses_bf16
+from .common import Checkpoints, CsvLog, cosine_lr, enlarged, export_model, uses_bf16
 from .synth_damage import age, damage, holes_mask
 from .synth_docs import smooth_field
 
@@ -123,13 +123,9 @@ def enlarge(rng, clean: np.ndarray) -> np.ndarray:
     it: the damage then drawn over it is sized by the larger picture, so its creases,
     stains and holes are several times wider than on the picture itself, as on a scan of
     several megapixels (docs/damage-training.md, "Repair at scan size")."""
-    from PIL import Image
-
     h, w = clean.shape[:2]
     k = rng.uniform(1.5, 4.0)
-    big = Image.fromarray(np.round(clean * 255).astype(np.uint8)).resize((round(w * k), round(h * k)),
-                                                                          Image.BICUBIC)
-    return np.asarray(big, np.float32) / 255
+    return enlarged(np.round(clean * 255).astype(np.uint8), (round(w * k), round(h * k))).astype(np.float32) / 255
 
 
 def make_pool(rng, pictures: list[np.ndarray], n: int, size: int, task: str, crops: int = CROPS_PER_PICTURE,

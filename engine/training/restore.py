@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..device import resolve_device
 from ..nets import build
-from .common import Checkpoints, CsvLog, cosine_lr, export_model, uses_bf16
+from .common import Checkpoints, CsvLog, cosine_lr, enlarged, export_model, uses_bf16
 from .synth_docs import synth_page
 
 ARCH = {"arch": "unet", "params": {"in_channels": 1, "out_channels": 1, "width": 16, "depth": 4,
@@ -89,13 +89,6 @@ def _crop(rng, a: np.ndarray, b: np.ndarray, size: int):
     if rng.random() < 0.5:
         a, b = a[::-1], b[::-1]
     return a, b
-
-
-def enlarged(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A uint8 page or crop resized (bicubic) to `size` (w, h): a page scanned at a higher resolution."""
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize(size, Image.BICUBIC))
 
 
 def make_batch(rng, real, synth, batch: int, size: int, real_frac: float, scale_max: float = 1.0):
