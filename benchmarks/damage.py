@@ -23,7 +23,12 @@ damaged `--draws` times (3) with different damage.
   enlarged undamaged pictures; and repair at scan size: each picture mirrored
   SCAN_MIRROR x SCAN_MIRROR times (large and still sharp) and damaged at that size,
   so that its stains, creases, holes and tears are several times wider than on the
-  picture itself: PSNR inside the true mask, repair-unet and Telea.
+  picture itself: PSNR inside the true mask, repair-unet and Telea;
+- scan-size pages: each held-out page of text mirrored 2x2 and enlarged SCAN_PAGE times
+  (about 300 dpi) and damaged at that size: IoU per image as the op detects (a page is
+  reduced until its text is about 100 dpi) and at the photo working size, with the false
+  alarms of both on the undamaged pages; and the share of the held-out photos, enlarged
+  SCAN_FACTOR times, the op takes for pages (engine/ops/segment.looks_like_page).
 
 The mask and end-to-end numbers are measured when a damage detector is installed.
 
@@ -42,14 +47,17 @@ import engine
 from engine.errors import ModelNotInstalledError
 from engine.jobs import run_job
 from engine.morphology import grow_mask
+from engine.ops.segment import looks_like_page
+from engine.training.common import enlarged as enlarged_uint8
 from engine.training.damage import load_rgb, picture_paths, shade
 from engine.training.synth_damage import KINDS, age, damage, old_photo
-from engine.types import Image, MaskRequest, RepairRequest, RunOptions
+from engine.types import DETECT_WORK_SIDE, Image, MaskRequest, RepairRequest, RunOptions
 
 CPU = RunOptions(device="cpu")
 LOOSE_PX = 4        # how far past the damage a loose, hand-painted mask reaches
 SCAN_FACTOR = 4     # scan-size pictures: the damaged pictures enlarged this many times
 SCAN_MIRROR = 3     # scan-size repair: each picture mirrored this many times across and down
+SCAN_PAGE = 2.4     # scan-size pages: each page (about 130 dpi) mirrored 2x2 and enlarged this many times
 
 
 def psnr_in(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
@@ -145,6 +153,9 @@ def main() -> int:
     args = ap.parse_args()
     _, val_paths = picture_paths(DATASETS)
     pictures = [c for c in (p.astype(np.float32) / 255 for p in load_rgb(val_paths, 64)) for _ in range(args.draws)]
+    is_page = [p.relative_to(DATASETS).parts[0] == "docs" for p in val_paths]
+    pages = load_rgb([p for p, page in zip(val_paths, is_page) if page], 64)
+    photos = load_rgb([p for p, page in zip(val_paths, is_page) if not page], 64)
     rng = np.random.default_rng(2024)
     try:
         engine.get_card(MaskRequest().model)
@@ -205,7 +216,7 @@ def main() -> int:
         for name, prep in (("plain", lambda c: c), ("aged", lambda c: age(rng, c)),
                            ("shaded", lambda c: shade(rng, c))):
             false_alarm[name] = float(np.mean([detect(prep(c)).mean() for c in once]))
-        scan = {"reduced": [], "full": [], "reduced_false": [], "full_false": []}
+        scan = {k: [] for name in ("reduced", "full", "page", "photo") for k in (name, name + "_false")}
         for clean in once:
             damaged, labels = damage(rng, clean)
             big = np.clip(enlarged(damaged, SCAN_FACTOR, PILImage.BICUBIC), 0, 1)
@@ -214,6 +225,14 @@ def main() -> int:
             for name, scale in (("reduced", None), ("full", 1.0)):
                 scan[name].append(iou(*judged(detect(big, scale), big_labels)))
                 scan[name + "_false"].append(detect(big_clean, scale).mean())
+        for page in pages:
+            h, w = page.shape[:2]
+            big = enlarged_uint8(mirrored(page, 2), (round(2 * w * SCAN_PAGE), round(2 * h * SCAN_PAGE)))
+            big = big.astype(np.float32) / 255
+            damaged, labels = damage(rng, big)
+            for name, scale in (("page", None), ("photo", DETECT_WORK_SIDE / min(big.shape[:2]))):
+                scan[name].append(iou(*judged(detect(damaged, scale), labels)))
+                scan[name + "_false"].append(detect(big, scale).mean())
     p_scan = {"repair": [], "telea": []}
     for clean in pictures[::args.draws]:
         big = mirrored(clean, SCAN_MIRROR)
@@ -252,6 +271,12 @@ def main() -> int:
             "iou_damage_scan_size_full_resolution_mean_per_image": float(np.mean(scan["full"])),
             "false_alarm_share_clean_scan_size": float(np.mean(scan["reduced_false"])),
             "false_alarm_share_clean_scan_size_full_resolution": float(np.mean(scan["full_false"])),
+            "iou_damage_scan_size_pages_mean_per_image": float(np.mean(scan["page"])),
+            "iou_damage_scan_size_pages_photo_working_size_mean_per_image": float(np.mean(scan["photo"])),
+            "false_alarm_share_clean_scan_size_pages": float(np.mean(scan["page_false"])),
+            "false_alarm_share_clean_scan_size_pages_photo_working_size": float(np.mean(scan["photo_false"])),
+            "photos_taken_for_pages": float(np.mean([looks_like_page(enlarged_uint8(
+                p, (p.shape[1] * SCAN_FACTOR, p.shape[0] * SCAN_FACTOR)).astype(np.float32) / 255) for p in photos])),
             "psnr_hole_repair_end_to_end": float(np.mean(p_e2e)),
             "cpu_s_per_mp_mask": t_mask / (pixels / 1e6),
         })
@@ -275,6 +300,15 @@ def main() -> int:
                       res["false_alarm_share_clean_scan_size"]],
                      ["at full resolution", res["iou_damage_scan_size_full_resolution_mean_per_image"],
                       res["false_alarm_share_clean_scan_size_full_resolution"]]])
+        print()
+        print_table([f"scan-size pages (about 300 dpi: mirrored 2x2, enlarged x{SCAN_PAGE})",
+                     "damage IoU (mean per image)", "undamaged: share marked"],
+                    [["as detected (a page reduced to about 100 dpi)",
+                      res["iou_damage_scan_size_pages_mean_per_image"], res["false_alarm_share_clean_scan_size_pages"]],
+                     ["reduced to the photo working size",
+                      res["iou_damage_scan_size_pages_photo_working_size_mean_per_image"],
+                      res["false_alarm_share_clean_scan_size_pages_photo_working_size"]],
+                     ["held-out photos taken for pages (share)", res["photos_taken_for_pages"], ""]])
         print()
         print_table(["damage kind alone", "IoU (pooled)"], [[k, v] for k, v in per_kind.items()])
         print()

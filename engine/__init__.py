@@ -32,6 +32,7 @@ from .types import (CancelToken, Image, MaskRequest, Progress, RepairRequest, Re
 _LAZY = {
     "restore": "engine.ops.restore",
     "detect_damage": "engine.ops.segment",
+    "detection_scale": "engine.ops.segment",
     "repair": "engine.ops.repair",
     "upscale": "engine.ops.upscale",
     "run_job": "engine.jobs",

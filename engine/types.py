@@ -115,22 +115,13 @@ DETECT_WORK_SIDE = 320   # the damage detector looks at a large picture reduced 
 @dataclass(frozen=True)
 class MaskRequest:
     """Find damage: probability map, thresholded unless `soft`. `scale`: the picture is looked
-    at reduced by this factor (<= 1); None chooses it from the picture's size (`scale_for`)."""
+    at reduced by this factor (<= 1); None chooses it from the picture (engine.detection_scale)."""
 
     model: str = "damage-unet"
     threshold: float = 0.5
     soft: bool = False
     options: RunOptions = RunOptions()
     scale: float | None = None
-
-    def scale_for(self, width: int, height: int) -> float:
-        """The factor a picture of this size is reduced by before detection: `scale`, or, for a
-        picture whose short side passes 1.5 x DETECT_WORK_SIDE, the one that brings it to
-        DETECT_WORK_SIDE (why: engine/ops/segment.py)."""
-        if self.scale is not None:
-            return min(1.0, self.scale)
-        short = min(width, height)
-        return 1.0 if short <= 1.5 * DETECT_WORK_SIDE else DETECT_WORK_SIDE / short
 
 
 @dataclass(frozen=True)

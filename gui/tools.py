@@ -190,7 +190,7 @@ def detect_damage_job(image: engine.Image, selection: Selection | None, mask: np
     """Find damage in the image (or only in the selection, keeping `mask` and
     `soft_mask` elsewhere) as a soft mask thresholded at `request.threshold`. In a
     selection the detector looks at the picture at the scale it would for the whole."""
-    soft_request = replace(request, soft=True, scale=request.scale_for(image.width, image.height))
+    soft_request = replace(request, soft=True, scale=engine.detection_scale(image, request))
     if selection is None:
         found = yield from engine.detect_damage(image, soft_request, cancel)
         soft = mask_ops.to_levels(found)
@@ -213,7 +213,7 @@ def repair_job(image: engine.Image, selection: Selection | None, mask: np.ndarra
     fraction = None if mask is None else mask_ops.to_fraction(mask)
     if selection is None:
         return (yield from engine.repair(image, request, fraction, cancel))
-    whole = engine.MaskRequest(scale=request.mask_scale).scale_for(image.width, image.height)
+    whole = engine.detection_scale(image, engine.MaskRequest(scale=request.mask_scale))
     request = replace(request, mask_scale=whole)   # detected in the selection as in the whole picture
     region = region_of(selection, image)
     crop_mask = None if fraction is None else np.ascontiguousarray(fraction[region.crop.slices])

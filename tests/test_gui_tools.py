@@ -134,7 +134,7 @@ def test_detect_job_on_a_selection_keeps_the_rest_of_the_mask(monkeypatch):
 
 
 def test_detection_in_a_selection_uses_the_whole_pictures_scale(monkeypatch):
-    """A large picture is looked at reduced (engine MaskRequest.scale_for); a selection of it
+    """A large picture is looked at reduced (engine.detection_scale); a selection of it
     at the same scale, not at full size because the crop is small."""
     scales = []
 

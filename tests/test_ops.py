@@ -62,9 +62,10 @@ def test_a_large_picture_is_looked_at_reduced(monkeypatch):
 
     whole = RunOptions(device="cpu")     # CPU's small tiles would make thousands of tiles here
 
-    assert MaskRequest().scale_for(640, 480) == 1.0
-    assert MaskRequest().scale_for(3600, 2400) == pytest.approx(320 / 2400)
-    assert MaskRequest(scale=2.0).scale_for(3600, 2400) == 1.0
+    noise = np.random.default_rng(1).random((900, 1200, 3), dtype=np.float32)
+    assert engine.detection_scale(Image(pixels=noise[:480, :640])) == 1.0
+    assert engine.detection_scale(Image(pixels=noise)) == pytest.approx(320 / 900)
+    assert engine.detection_scale(Image(pixels=noise), MaskRequest(scale=2.0)) == 1.0
     seen = []
     real = segment.run_tiled
 
@@ -173,3 +174,30 @@ def test_run_steps_progress_is_monotonic():
     fractions = [r.fraction for r in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert out.pixels.shape == (74, 90, 1)
+
+
+def test_a_large_page_of_text_is_looked_at_by_the_size_of_its_text():
+    """A page is reduced until its strokes are PAGE_STROKE px wide (about 100 dpi), the
+    same text size whatever the scan's resolution, where the photo rule (a short side of
+    320) would make a letter page's text a grey texture; photos are not pages."""
+    from engine.ops.segment import PAGE_STROKE, looks_like_page, stroke_width
+    from engine.training.synth_docs import render_clean
+
+    page = PILImage.fromarray(render_clean(np.random.default_rng(3), 1024))
+
+    def scanned(side):
+        grey = np.asarray(page.resize((side, side), PILImage.BICUBIC), np.float32)[..., None] / 255
+        return np.repeat(grey, 3, axis=2) * np.float32([0.95, 0.92, 0.85])     # yellowed paper
+
+    scan, fine = scanned(1536), scanned(3072)
+    assert looks_like_page(scan) and looks_like_page(fine)
+    assert stroke_width(fine) == pytest.approx(2 * stroke_width(scan), rel=0.1)
+    assert engine.detection_scale(Image(pixels=scan)) == pytest.approx(PAGE_STROKE / stroke_width(scan))
+    side, fine_side = (engine.detection_scale(Image(pixels=a)) * 1536 * k for a, k in ((scan, 1), (fine, 2)))
+    assert side > 1.5 * 320 and fine_side == pytest.approx(side, rel=0.1)
+    assert engine.detection_scale(Image(pixels=fine[..., :1])) == pytest.approx(fine_side / 3072, rel=0.05)  # grey
+    assert engine.detection_scale(Image(pixels=scanned(700))) == 1.0       # strokes under 1.5 x PAGE_STROKE
+    yy, xx = np.mgrid[0:900, 0:1200] / 900
+    photo = np.stack([0.5 + 0.4 * np.sin(5 * xx + c) * np.cos(4 * yy) for c in range(3)], -1).astype(np.float32)
+    assert not looks_like_page(photo) and not looks_like_page(1 - scan)      # a negative has no light paper
+    assert engine.detection_scale(Image(pixels=photo)) == pytest.approx(320 / 900)

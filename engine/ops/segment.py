@@ -7,10 +7,18 @@ pixels wide and stains, creases and tears sized by the picture. A scan or photo 
 several megapixels shows the same damage many pixels wider, and at full resolution
 the detector sees only its edges (a crease's outline, a tear's rim). So a picture
 whose short side passes 1.5 x DETECT_WORK_SIDE is looked at reduced to that short
-side (MaskRequest.scale_for), and the damage probability is enlarged back to the
-picture's size (benchmarks/damage.py, "scan-size pictures": held-out pictures
-damaged and then enlarged 4 times, damage IoU per image 0.03 at full resolution
-against 0.47 reduced).
+side, and the damage probability is enlarged back to the picture's size
+(benchmarks/damage.py, "scan-size pictures": held-out pictures damaged and then
+enlarged 4 times, damage IoU per image 0.03 at full resolution against 0.47 reduced).
+
+A page of text is the exception: the detector learned pages scanned at about 130
+dpi. A letter page scanned at 300 dpi and reduced to a short side of 320 (about 40
+dpi) shows its text as a grey texture that the detector takes for dust and stains,
+while a clipping scanned at 500 dpi is about right at 320. So a large picture that
+looks like a page (`looks_like_page`) is reduced until its strokes are PAGE_STROKE
+px wide (`stroke_width`), about 100 dpi, where the detector did best on pages at
+every resolution tried (docs/damage-training.md, "Pages of text at scan size";
+benchmarks/damage.py, "scan-size pages").
 """
 from __future__ import annotations
 
@@ -22,8 +30,10 @@ import torch.nn.functional as F
 
 from ..models import get_card
 from ..tiling import run_tiled
-from ..types import CancelToken, Image, MaskRequest, Progress
+from ..types import DETECT_WORK_SIDE, CancelToken, Image, MaskRequest, Progress
 from .common import prepare
+
+PAGE_STROKE = 1.85   # px: a page's text is looked at with strokes this wide (about 100 dpi), see above
 
 
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -38,6 +48,82 @@ def _resized(a: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     return out[0].permute(1, 2, 0).contiguous().numpy()
 
 
+def _ink(pixels: np.ndarray, short: int, window: int
+         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """The grey picture reduced (area) to a short side of `short` at most, its paper (a
+    `window` px closing, which removes the strokes) and its ink (over 0.25 darker than
+    the paper around it); and the reduction factor."""
+    g = torch.from_numpy(np.ascontiguousarray(pixels)).float().mean(-1)[None, None]
+    h, w = pixels.shape[:2]
+    r = min(1.0, short / min(h, w))
+    if r < 1:
+        g = F.interpolate(g, size=(round(h * r), round(w * r)), mode="area")
+    paper = -_dilate(-_dilate(g, window), window)
+    return g, paper, (paper - g) > 0.25, r
+
+
+def _dilate(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The maximum over the k x k square (k odd) around each pixel of an NxCxHxW tensor:
+    along rows, then columns, each by doubling runs (a few passes, where max_pool2d's cost
+    grows with k)."""
+    for dim in (3, 2):
+        pad = [0, 0, 0, 0]
+        pad[2 * (3 - dim):2 * (3 - dim) + 2] = [k // 2, k // 2]
+        x = F.pad(x, pad, value=float("-inf"))
+        run = 1                   # each element holds the maximum of the `run` elements from it on
+        while run < k:
+            step = min(run, k - run)
+            n = x.shape[dim]
+            x = torch.maximum(x.narrow(dim, 0, n - step), x.narrow(dim, step, n - step))
+            run += step
+    return x
+
+
+def looks_like_page(pixels: np.ndarray) -> bool:
+    """Whether an HxWxC float picture looks like a page of text: judged at a short side of
+    512, over 40% of it is light, even paper (within 0.06 of the paper around it, found by a
+    15 px closing) and 5-30% is ink drawn in thin strokes (under 25% of the ink is left
+    after a 1 px erosion; a photo's dark areas are broad). Taken for pages: every held-out
+    and dirty scanned page, also enlarged, damaged and aged; 2% of the photos at their own
+    size and none enlarged 3 times (docs/damage-training.md, "Pages of text at scan size")."""
+    g, paper, ink, _ = _ink(pixels, 512, 15)
+    even = (((paper - g).abs() < 0.06) & (g > 0.45)).float().mean()
+    thick = -F.max_pool2d(-ink.float(), 3, 1, 1)
+    return bool(even > 0.4 and 0.05 < ink.float().mean() < 0.3 and thick.sum() < 0.25 * ink.sum())
+
+
+def stroke_width(pixels: np.ndarray) -> float:
+    """The mean width in pixels of a page's ink strokes: twice the ink's area over its edge
+    (the ink pixels with a paper pixel beside them), measured at a short side of 1536 at
+    most. It grows with the scan's resolution: about 2.4 px on the training pages."""
+    _, _, ink, r = _ink(pixels, 1536, 31)
+    ink = ink[0, 0]
+    inner = ink.clone()
+    inner[1:] &= ink[:-1]
+    inner[:-1] &= ink[1:]
+    inner[:, 1:] &= ink[:, :-1]
+    inner[:, :-1] &= ink[:, 1:]
+    area = int(ink.sum())
+    return 2 * area / max(area - int(inner.sum()), 1) / r
+
+
+def detection_scale(image: Image, request: MaskRequest = MaskRequest()) -> float:
+    """The factor the picture is reduced by before detection: the request's `scale`; else,
+    for a picture whose short side passes 1.5 x DETECT_WORK_SIDE, the one that brings a page
+    of text to strokes PAGE_STROKE px wide (when they are over 1.5 times that) and any
+    other picture to a short side of DETECT_WORK_SIDE (see above)."""
+    if request.scale is not None:
+        return min(1.0, request.scale)
+    short = min(image.width, image.height)
+    if short <= 1.5 * DETECT_WORK_SIDE:
+        return 1.0
+    pixels = image.float_pixels()
+    if not looks_like_page(pixels):
+        return DETECT_WORK_SIDE / short
+    width = stroke_width(pixels)
+    return 1.0 if width <= 1.5 * PAGE_STROKE else PAGE_STROKE / width
+
+
 def detect_damage(image: Image, request: MaskRequest = MaskRequest(),
                   cancel: CancelToken | None = None) -> Generator[Progress, None, np.ndarray]:
     """Yields Progress per tile; returns an HxW float32 mask (1 = damaged), soft or 0/1."""
@@ -45,7 +131,7 @@ def detect_damage(image: Image, request: MaskRequest = MaskRequest(),
     net, device, tile, mixed = prepare(card, "mask", request.options)
     rgb = as_rgb(image.float_pixels())
     h, w = rgb.shape[:2]
-    scale = request.scale_for(w, h)
+    scale = detection_scale(image, request)
     small = (max(1, round(h * scale)), max(1, round(w * scale)))
     if small != (h, w):
         rgb = _resized(rgb, small, "area")
