@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import get_card
+from ..morphology import dilate_step
 from ..tiling import run_tiled
 from ..types import DETECT_WORK_SIDE, CancelToken, Image, MaskRequest, Progress
 from .common import prepare
@@ -87,9 +88,10 @@ def looks_like_page(pixels: np.ndarray) -> bool:
     and dirty scanned page, also enlarged, damaged and aged; 2% of the photos at their own
     size and none enlarged 3 times (docs/damage-training.md, "Pages of text at scan size")."""
     g, paper, ink, _ = _ink(pixels, 512, 15)
-    even = (((paper - g).abs() < 0.06) & (g > 0.45)).float().mean()
-    thick = -F.max_pool2d(-ink.float(), 3, 1, 1)
-    return bool(even > 0.4 and 0.05 < ink.float().mean() < 0.3 and thick.sum() < 0.25 * ink.sum())
+    even = float((((paper - g).abs() < 0.06) & (g > 0.45)).float().mean())
+    ink = ink[0, 0].numpy()
+    thick = ink & ~dilate_step(~ink, square=True)       # the ink eroded by 1 px
+    return bool(even > 0.4 and 0.05 < ink.mean() < 0.3 and thick.sum() < 0.25 * ink.sum())
 
 
 def stroke_width(pixels: np.ndarray) -> float:
@@ -97,14 +99,9 @@ def stroke_width(pixels: np.ndarray) -> float:
     (the ink pixels with a paper pixel beside them), measured at a short side of 1536 at
     most. It grows with the scan's resolution: about 2.4 px on the training pages."""
     _, _, ink, r = _ink(pixels, 1536, 31)
-    ink = ink[0, 0]
-    inner = ink.clone()
-    inner[1:] &= ink[:-1]
-    inner[:-1] &= ink[1:]
-    inner[:, 1:] &= ink[:, :-1]
-    inner[:, :-1] &= ink[:, 1:]
-    area = int(ink.sum())
-    return 2 * area / max(area - int(inner.sum()), 1) / r
+    ink = ink[0, 0].numpy()
+    edge = ink & dilate_step(~ink, square=False)        # ink with paper above, below or beside it
+    return 2 * int(ink.sum()) / max(int(edge.sum()), 1) / r
 
 
 def detection_scale(image: Image, request: MaskRequest = MaskRequest()) -> float:
