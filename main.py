@@ -13,6 +13,9 @@ def main(argv: list[str] | None = None) -> int:
         from engine.cli import main as cli_main
 
         return cli_main(argv)
+    if len(argv) > 1:
+        print(f"restora: the editor opens one image at a time; not opened: {', '.join(argv[1:])} "
+              "(for many images: python main.py batch, or File > Batch Export)", file=sys.stderr)
     from gui.app import run
 
     return run(argv[0] if argv else None)

@@ -41,6 +41,18 @@ def test_help_documents_every_verb():
     assert "--shard" in res.stdout and "--recursive" in res.stdout
 
 
+def test_the_editor_says_which_images_it_did_not_open(monkeypatch, capsys):
+    import gui.app
+    import main as entry
+
+    opened = []
+    monkeypatch.setattr(gui.app, "run", lambda path=None: opened.append(path) or 0)
+    assert entry.main(["a.png", "b.png", "c.jpg"]) == 0
+    assert opened == ["a.png"]
+    assert "not opened: b.png, c.jpg" in capsys.readouterr().err
+    assert entry.main(["a.png"]) == 0 and capsys.readouterr().err == ""
+
+
 def test_bad_usage_exits_2(capsys):
     assert main(["upscale", "x.png"]) == 2                      # no -o
     assert main(["upscale", "x.png", "-o", "out", "--scale", "3"]) == 2
