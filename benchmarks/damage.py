@@ -23,7 +23,10 @@ damaged `--draws` times (3) with different damage.
   enlarged undamaged pictures; and repair at scan size: each picture mirrored
   SCAN_MIRROR x SCAN_MIRROR times (large and still sharp) and damaged at that size,
   so that its stains, creases, holes and tears are several times wider than on the
-  picture itself: PSNR inside the true mask, repair-unet and Telea;
+  picture itself: PSNR inside the true mask, repair-unet as the op runs it (also
+  filled reduced, see engine/ops/repair.py), at full size only, and Telea; with the
+  true mask grown by 4 px, inside the damage and on the margin; and the same on pages
+  at about 300 dpi (made as the scan-size pages below, other damage);
 - scan-size pages: each held-out page of text mirrored 2x2 and enlarged SCAN_PAGE times
   (about 300 dpi) and damaged at that size: IoU per image as the op detects (a page is
   reduced until its text is about 100 dpi) and at the photo working size, with the false
@@ -233,15 +236,34 @@ def main() -> int:
             for name, scale in (("page", None), ("photo", DETECT_WORK_SIDE / min(big.shape[:2]))):
                 scan[name].append(iou(*judged(detect(damaged, scale), labels)))
                 scan[name + "_false"].append(detect(big, scale).mean())
-    p_scan = {"repair": [], "telea": []}
+    p_scan = {}          # repair at scan size: as the op does, at full size only, Telea; with loose masks
     for clean in pictures[::args.draws]:
         big = mirrored(clean, SCAN_MIRROR)
         damaged, labels = damage(rng, big)
         truth = (labels == 1).astype(np.float32)
         if truth.any():
-            fixed = run_job(engine.repair(Image(pixels=damaged), RepairRequest(options=CPU), truth)).pixels
-            p_scan["repair"].append(psnr_in(truth, fixed, big))
-            p_scan["telea"].append(psnr_in(truth, telea(damaged, truth), big))
+            loose = grow_mask(truth, LOOSE_PX)
+            margin = ((loose > 0.5) & (labels == 0)).astype(np.float32)
+            for name, scale in (("repair", None), ("full", 1.0)):
+                request = RepairRequest(options=CPU, scale=scale)
+                fixed = run_job(engine.repair(Image(pixels=damaged), request, truth)).pixels
+                p_scan.setdefault(name, []).append(psnr_in(truth, fixed, big))
+                fixed = run_job(engine.repair(Image(pixels=damaged), request, loose)).pixels
+                p_scan.setdefault(name + "_loose", []).append(psnr_in(truth, fixed, big))
+                p_scan.setdefault(name + "_margin", []).append(psnr_in(margin, fixed, big))
+            p_scan.setdefault("telea", []).append(psnr_in(truth, telea(damaged, truth), big))
+    for page in pages:   # repair on pages at about 300 dpi
+        h, w = page.shape[:2]
+        big = enlarged_uint8(mirrored(page, 2), (round(2 * w * SCAN_PAGE), round(2 * h * SCAN_PAGE)))
+        big = big.astype(np.float32) / 255
+        damaged, labels = damage(rng, big)
+        truth = (labels == 1).astype(np.float32)
+        if truth.any():
+            for name, scale in (("page", None), ("page_full", 1.0)):
+                fixed = run_job(engine.repair(Image(pixels=damaged), RepairRequest(options=CPU, scale=scale),
+                                              truth)).pixels
+                p_scan.setdefault(name, []).append(psnr_in(truth, fixed, big))
+            p_scan.setdefault("page_telea", []).append(psnr_in(truth, telea(damaged, truth), big))
     res = {
         "images": len(pictures),
         "psnr_hole_repair_true_mask": float(np.mean(p_model)),
@@ -252,7 +274,15 @@ def main() -> int:
         "psnr_margin_telea_loose_mask": _mean(p_margin["telea"]),
         "psnr_margin_input_loose_mask": _mean(p_margin["input"]),
         "psnr_hole_repair_true_mask_scan_size": float(np.mean(p_scan["repair"])),
+        "psnr_hole_repair_true_mask_scan_size_full_size_only": float(np.mean(p_scan["full"])),
         "psnr_hole_telea_true_mask_scan_size": float(np.mean(p_scan["telea"])),
+        "psnr_hole_repair_loose_mask_scan_size": _mean(p_scan["repair_loose"]),
+        "psnr_hole_repair_loose_mask_scan_size_full_size_only": _mean(p_scan["full_loose"]),
+        "psnr_margin_repair_loose_mask_scan_size": _mean(p_scan["repair_margin"]),
+        "psnr_margin_repair_loose_mask_scan_size_full_size_only": _mean(p_scan["full_margin"]),
+        "psnr_hole_repair_true_mask_scan_size_pages": float(np.mean(p_scan["page"])),
+        "psnr_hole_repair_true_mask_scan_size_pages_full_size_only": float(np.mean(p_scan["page_full"])),
+        "psnr_hole_telea_true_mask_scan_size_pages": float(np.mean(p_scan["page_telea"])),
         "cpu_s_per_mp_repair": t_repair / (pixels / 1e6),
     }
     if has_mask:
@@ -315,10 +345,22 @@ def main() -> int:
     print_table(["repair, PSNR inside the true mask", "dB"], [
         ["repair-unet, true mask", res["psnr_hole_repair_true_mask"]],
         *([["repair-unet, predicted mask (end to end)", res["psnr_hole_repair_end_to_end"]]] if has_mask else []),
-        ["OpenCV Telea, true mask", res["psnr_hole_telea_true_mask"]],
-        [f"scan size (pictures mirrored {SCAN_MIRROR}x{SCAN_MIRROR}): repair-unet, true mask",
-         res["psnr_hole_repair_true_mask_scan_size"]],
-        ["scan size: OpenCV Telea, true mask", res["psnr_hole_telea_true_mask_scan_size"]]])
+        ["OpenCV Telea, true mask", res["psnr_hole_telea_true_mask"]]])
+    print()
+    print_table(["repair at scan size, PSNR inside the true mask", "repair-unet dB", "at full size only dB",
+                 "Telea dB"], [
+        [f"pictures mirrored {SCAN_MIRROR}x{SCAN_MIRROR}, damaged at that size",
+         res["psnr_hole_repair_true_mask_scan_size"], res["psnr_hole_repair_true_mask_scan_size_full_size_only"],
+         res["psnr_hole_telea_true_mask_scan_size"]],
+        [f"the same, the true mask grown by {LOOSE_PX} px: inside the damage",
+         res["psnr_hole_repair_loose_mask_scan_size"], res["psnr_hole_repair_loose_mask_scan_size_full_size_only"],
+         ""],
+        ["the same: on the intact margin", res["psnr_margin_repair_loose_mask_scan_size"],
+         res["psnr_margin_repair_loose_mask_scan_size_full_size_only"], ""],
+        [f"pages at about 300 dpi (mirrored 2x2, enlarged x{SCAN_PAGE}, damaged)",
+         res["psnr_hole_repair_true_mask_scan_size_pages"],
+         res["psnr_hole_repair_true_mask_scan_size_pages_full_size_only"],
+         res["psnr_hole_telea_true_mask_scan_size_pages"]]])
     print()
     print_table([f"repair with the true mask grown by {LOOSE_PX} px (a loose, hand-painted mask), PSNR",
                  "damage dB", "intact margin dB"], [

@@ -36,6 +36,7 @@ _LAZY = {
     "repair": "engine.ops.repair",
     "upscale": "engine.ops.upscale",
     "run_job": "engine.jobs",
+    "sub_progress": "engine.jobs",
     "finetune": "engine.training.finetune",
 }
 

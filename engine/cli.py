@@ -54,10 +54,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _full_size(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full-size", action="store_true",
-                   help="look for damage at the picture's full size: a large picture is otherwise looked at "
-                        f"reduced to a short side of {DETECT_WORK_SIDE} px (a page of text to about 100 dpi), "
-                        "as the detector was trained, which finds wide creases, stains and tears whole but misses "
-                        "specks finer than the reduction")
+                   help="look for damage (repair: and fill it) at the picture's full size: a large picture is "
+                        f"otherwise looked at reduced to a short side of {DETECT_WORK_SIDE} px (a page of text to "
+                        "about 100 dpi), as the detector was trained, which finds wide creases, stains and tears whole "
+                        "but misses specks finer than the reduction; its wide holes and tears are then also "
+                        "filled at that size")
 
 
 def _io(p: argparse.ArgumentParser) -> None:
@@ -287,7 +288,7 @@ def cmd_repair(args) -> int:
         return (load_mask(path, image.width, image.height) > 0.5).astype(np.float32)
 
     req = lambda o: RepairRequest(args.model, args.mask_model, args.threshold, o,  # noqa: E731
-                                  mask_scale=1.0 if args.full_size else None)
+                                  scale=1.0 if args.full_size else None)
 
     def check(o):
         get_card(req(o).model)

@@ -126,14 +126,15 @@ class MaskRequest:
 
 @dataclass(frozen=True)
 class RepairRequest:
-    """Fill damaged pixels; with `mask` None the damage is detected first (at `mask_scale`,
-    MaskRequest's `scale`)."""
+    """Fill damaged pixels; with `mask` None the damage is detected first. `scale` is the
+    working scale (MaskRequest's): the damage is detected there and a large picture's wide
+    damage is filled there too (engine/ops/repair.py); 1.0 keeps everything at full size."""
 
     model: str = "repair-unet"
     mask_model: str = "damage-unet"
     threshold: float = 0.5
     options: RunOptions = RunOptions()
-    mask_scale: float | None = None
+    scale: float | None = None
 
 
 @dataclass(frozen=True)

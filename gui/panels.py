@@ -63,8 +63,9 @@ class SettingsPanel(QScrollArea):
         self.detect_size = self._choice(DETECT_SIZES, self._str("detect_size", "auto"))
         self.detect_size.setToolTip("Working size: a large picture is looked at reduced, as the detector was "
                                     "trained, so wide creases, stains and tears are found whole (a page of text "
-                                    "to about 100 dpi, where its text stays legible).\nFull size: finer specks "
-                                    "on a large scan are found, wide damage only at its edges.")
+                                    "to about 100 dpi, where its text stays legible), and its wide holes and tears are "
+                                    "filled from there.\nFull size: finer specks on a large scan are found, wide "
+                                    "damage only at its edges.")
         damage.addRow("Detector", self.mask_model)
         damage.addRow("Look at", self.detect_size)
         damage.addRow("Repair model", self.repair_model)
@@ -325,7 +326,7 @@ class SettingsPanel(QScrollArea):
     def repair_request(self) -> engine.RepairRequest:
         return engine.RepairRequest(model=self.repair_model.currentData(), mask_model=self.mask_model.currentData(),
                                     threshold=self.threshold_value(), options=self.run_options(),
-                                    mask_scale=self._detect_scale())
+                                    scale=self._detect_scale())
 
     def upscale_request(self, scale: int | None = None) -> engine.UpscaleRequest:
         """Upscale by `scale`, or by the panel's scale when None."""

@@ -209,15 +209,22 @@ def repair_job(image: engine.Image, selection: Selection | None, mask: np.ndarra
                request: engine.RepairRequest, cancel: engine.CancelToken
                ) -> Generator[engine.Progress, None, engine.Image]:
     """Fill the damage given by `mask` (uint8 levels; detected first when None) in the
-    image or the selection."""
+    image or the selection. In a selection the damage is detected at the scale of the
+    whole picture, and filled as the selection's own picture (a Heal Brush stroke's
+    small crop at full size)."""
     fraction = None if mask is None else mask_ops.to_fraction(mask)
     if selection is None:
         return (yield from engine.repair(image, request, fraction, cancel))
-    whole = engine.detection_scale(image, engine.MaskRequest(scale=request.mask_scale))
-    request = replace(request, mask_scale=whole)   # detected in the selection as in the whole picture
     region = region_of(selection, image)
-    crop_mask = None if fraction is None else np.ascontiguousarray(fraction[region.crop.slices])
-    result = yield from engine.repair(crop_image(image, region.crop), request, crop_mask, cancel)
+    crop = crop_image(image, region.crop)
+    if fraction is not None:
+        result = yield from engine.repair(crop, request, np.ascontiguousarray(fraction[region.crop.slices]), cancel)
+    else:
+        whole = engine.detection_scale(image, engine.MaskRequest(scale=request.scale))
+        found = engine.detect_damage(crop, engine.MaskRequest(model=request.mask_model, threshold=request.threshold,
+                                                              options=request.options, scale=whole), cancel)
+        crop_mask = yield from engine.sub_progress(found, 0, 2)
+        result = yield from engine.sub_progress(engine.repair(crop, request, crop_mask, cancel), 1, 2)
     return image.with_pixels(blend_selection(image.float_pixels(), result.float_pixels(), region, selection))
 
 

@@ -345,9 +345,9 @@ def test_panel_look_at_full_size_reaches_the_requests_and_is_remembered(qtbot, t
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     panel = SettingsPanel(settings)
     qtbot.addWidget(panel)
-    assert panel.mask_request().scale is None and panel.repair_request().mask_scale is None   # working size
+    assert panel.mask_request().scale is None and panel.repair_request().scale is None   # working size
     panel.detect_size.setCurrentIndex(panel.detect_size.findData("full"))
-    assert panel.mask_request().scale == 1.0 and panel.repair_request().mask_scale == 1.0
+    assert panel.mask_request().scale == 1.0 and panel.repair_request().scale == 1.0
     again = SettingsPanel(settings)
     qtbot.addWidget(again)
     assert again.detect_size.currentData() == "full"

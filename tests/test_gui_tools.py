@@ -135,7 +135,8 @@ def test_detect_job_on_a_selection_keeps_the_rest_of_the_mask(monkeypatch):
 
 def test_detection_in_a_selection_uses_the_whole_pictures_scale(monkeypatch):
     """A large picture is looked at reduced (engine.detection_scale); a selection of it
-    at the same scale, not at full size because the crop is small."""
+    at the same scale, not at full size because the crop is small. The repair then fills
+    the crop as a picture of its own (scale None: at full size, as it is small)."""
     scales = []
 
     def fake_detect(image, request, cancel):
@@ -144,7 +145,7 @@ def test_detection_in_a_selection_uses_the_whole_pictures_scale(monkeypatch):
         return np.zeros(image.pixels.shape[:2], np.float32)
 
     def fake_repair(image, request, mask, cancel):
-        scales.append(request.mask_scale)
+        scales.append(request.scale)
         yield engine.Progress(1, 1, "repairing")
         return image
 
@@ -154,7 +155,7 @@ def test_detection_in_a_selection_uses_the_whole_pictures_scale(monkeypatch):
     for image in (big, small):
         _run(tools.detect_damage_job(image, (20, 10, 5, 5), None, None, engine.MaskRequest(), engine.CancelToken()))
         _run(tools.repair_job(image, (20, 10, 5, 5), None, engine.RepairRequest(), engine.CancelToken()))
-    assert scales == [pytest.approx(320 / 960)] * 2 + [1.0] * 2
+    assert scales == [pytest.approx(320 / 960)] * 2 + [None] + [1.0] * 2 + [None]
 
 
 def test_repair_job_gets_the_cropped_mask(monkeypatch):

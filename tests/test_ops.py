@@ -57,8 +57,9 @@ def test_mask_binary_and_soft():
 
 def test_a_large_picture_is_looked_at_reduced(monkeypatch):
     """Above 1.5 x 320 on the short side the detector sees the picture reduced to 320, and
-    its probability comes back at the picture's size; `scale` overrides."""
-    from engine.ops import segment
+    its probability comes back at the picture's size; `scale` overrides. Repair fills at
+    full size and at that scale."""
+    from engine.ops import repair, segment
 
     whole = RunOptions(device="cpu")     # CPU's small tiles would make thousands of tiles here
 
@@ -74,13 +75,41 @@ def test_a_large_picture_is_looked_at_reduced(monkeypatch):
         return (yield from real(net, x, **kw))
 
     monkeypatch.setattr(segment, "run_tiled", tiled)
+    monkeypatch.setattr(repair, "run_tiled", tiled)
     im = Image(pixels=np.random.default_rng(0).random((500, 750, 3), dtype=np.float32))
     soft = run_job(engine.detect_damage(im, MaskRequest("test-mask", soft=True, options=whole)))
     assert seen == [(320, 480, 3)] and soft.shape == (500, 750)
     assert 0 < soft.min() and soft.max() < 1
     run_job(engine.detect_damage(im, MaskRequest("test-mask", options=whole, scale=1.0)))
-    run_job(engine.repair(im, RepairRequest("test-repair", "test-mask", options=whole, mask_scale=0.5)))
-    assert seen[1:] == [(500, 750, 3), (250, 375, 3)]
+    run_job(engine.repair(im, RepairRequest("test-repair", "test-mask", options=whole, scale=0.5)))
+    assert seen[1:3] == [(500, 750, 3), (250, 375, 3)]                 # detected at half size
+    seen.clear()
+    hole = np.zeros((500, 750), np.float32)
+    hole[100:200, 300:400] = 1
+    reports = []
+    run_job(engine.repair(im, RepairRequest("test-repair", options=whole, scale=0.5), hole), reports.append)
+    assert seen == [(500, 750, 4), (250, 375, 4)]                        # filled at full and at half size
+    assert reports[-1].done == reports[-1].total and all(a.done <= b.done for a, b in zip(reports, reports[1:]))
+    seen.clear()
+    run_job(engine.repair(im, RepairRequest("test-repair", options=whole, scale=1.0), hole))
+    assert seen == [(500, 750, 4)]                                       # asked for full size: only there
+
+
+def test_the_reduced_fill_is_used_where_the_full_size_fill_left_the_damage():
+    """Where the full-size fill left a wide hole as it was, the reduced fill's low
+    frequencies come in under the full-size detail; where the full-size fill changed the
+    picture as much (a stain's tint taken off), it is kept."""
+    from engine.ops.repair import _unstuck
+
+    rgb = np.full((240, 240, 3), 0.3, np.float32)
+    rgb[60:180, 60:180] = 0.9                                    # a hole showing the paper
+    detail = np.where(np.indices((240, 240)).sum(0)[..., None] % 2 == 0, 0.02, -0.02).astype(np.float32)
+    coarse = np.full_like(rgb, 0.3)                              # the reduced fill: the surroundings
+    out = _unstuck(rgb, rgb + detail, coarse, (60, 60))          # full size: the hole kept, fine detail added
+    assert np.abs(out[90:150, 90:150] - (0.3 + detail[90:150, 90:150])).max() < 0.01
+    fine = np.where(rgb > 0.5, 0.32, rgb) + detail               # full size: the hole filled as well
+    out = _unstuck(rgb, fine, coarse, (60, 60))
+    assert np.abs(out[90:150, 90:150] - fine[90:150, 90:150]).max() < 0.03
 
 
 @pytest.mark.parametrize("c", [1, 3])

@@ -42,7 +42,7 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels)
 
 
-def _resized(a: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
+def resized(a: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     """HxWxC float32 `a` resized to `size` (h, w): "area" averages (reducing), "bilinear" enlarges."""
     t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
     out = F.interpolate(t, size=size, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
@@ -131,11 +131,11 @@ def detect_damage(image: Image, request: MaskRequest = MaskRequest(),
     scale = detection_scale(image, request)
     small = (max(1, round(h * scale)), max(1, round(w * scale)))
     if small != (h, w):
-        rgb = _resized(rgb, small, "area")
+        rgb = resized(rgb, small, "area")
     prob = yield from run_tiled(net, rgb, device=device, multiple=net.multiple, tile=tile, overlap=32,
                                 out_channels=1, use_autocast=mixed, cancel=cancel, post=torch.sigmoid,
                                 stage="detecting damage")
     if small != (h, w):
-        prob = _resized(prob, (h, w), "bilinear")
+        prob = resized(prob, (h, w), "bilinear")
     prob = prob[..., 0]
     return prob if request.soft else (prob >= request.threshold).astype(np.float32)
