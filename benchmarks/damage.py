@@ -98,6 +98,14 @@ def mirrored(pixels: np.ndarray, n: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([row if r % 2 == 0 else row[::-1] for r in range(n)], 0))
 
 
+def scanned_page(page: np.ndarray) -> np.ndarray:
+    """A held-out uint8 page (about 130 dpi) mirrored 2x2 and enlarged SCAN_PAGE times
+    (about 300 dpi), as float32."""
+    h, w = page.shape[:2]
+    big = enlarged_uint8(mirrored(page, 2), (round(2 * w * SCAN_PAGE), round(2 * h * SCAN_PAGE)))
+    return big.astype(np.float32) / 255
+
+
 def judged(pred: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(predicted, true) damage as boolean masks; the generator's unsure pixels count neither way."""
     return (pred > 0.5) & (labels != 0.5), labels == 1
@@ -229,9 +237,7 @@ def main() -> int:
                 scan[name].append(iou(*judged(detect(big, scale), big_labels)))
                 scan[name + "_false"].append(detect(big_clean, scale).mean())
         for page in pages:
-            h, w = page.shape[:2]
-            big = enlarged_uint8(mirrored(page, 2), (round(2 * w * SCAN_PAGE), round(2 * h * SCAN_PAGE)))
-            big = big.astype(np.float32) / 255
+            big = scanned_page(page)
             damaged, labels = damage(rng, big)
             for name, scale in (("page", None), ("photo", DETECT_WORK_SIDE / min(big.shape[:2]))):
                 scan[name].append(iou(*judged(detect(damaged, scale), labels)))
@@ -253,9 +259,7 @@ def main() -> int:
                 p_scan.setdefault(name + "_margin", []).append(psnr_in(margin, fixed, big))
             p_scan.setdefault("telea", []).append(psnr_in(truth, telea(damaged, truth), big))
     for page in pages:   # repair on pages at about 300 dpi
-        h, w = page.shape[:2]
-        big = enlarged_uint8(mirrored(page, 2), (round(2 * w * SCAN_PAGE), round(2 * h * SCAN_PAGE)))
-        big = big.astype(np.float32) / 255
+        big = scanned_page(page)
         damaged, labels = damage(rng, big)
         truth = (labels == 1).astype(np.float32)
         if truth.any():
