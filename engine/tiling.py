@@ -5,7 +5,10 @@ restarted; at the floor it falls back to the CPU and says so.
 Tile origins and core sizes are multiples of the network's `multiple` (its
 pooling factor), so every tile sees the same pooling grid as the whole image;
 with an overlap at least the network's receptive radius, the tiled output
-equals the whole-image output.
+equals the whole-image output. Where it cannot (a repair filling a hole wider
+than the overlap sees different surroundings from each tile), `blend` fades
+each tile into the next across their overlap instead of cutting at the core's
+edge, so no seam shows.
 """
 from __future__ import annotations
 
@@ -64,6 +67,26 @@ def _to_output(arr: np.ndarray, dtype) -> np.ndarray:
     return np.clip(arr, 0, 1).astype(dtype, copy=False)
 
 
+def _band(tiles: list[Tile]) -> int:
+    """How far either side of a core edge tiles are blended: the overlap, at most half a core."""
+    overlap = max(max(t.cy0 - t.y0, t.cx0 - t.x0) for t in tiles)
+    core = max(max(t.cy1 - t.cy0, t.cx1 - t.cx0) for t in tiles)
+    return min(overlap, core // 2)
+
+
+def _ramp(start: int, stop: int, core0: int, core1: int, length: int, band: int, scale: int) -> np.ndarray:
+    """A tile's blending weight along one axis, at output positions start*scale .. stop*scale:
+    1 inside its core, falling linearly to 0 over `band` px either side of a core edge
+    inside the image; a neighbour's weight rises as this one falls, so they sum to 1."""
+    p = (np.arange(start * scale, stop * scale, dtype=np.float32) + 0.5) / scale
+    w = np.ones_like(p)
+    if core0 > 0:
+        w *= np.clip((p - core0 + band) / (2 * band), 0, 1)
+    if core1 < length:
+        w *= np.clip((core1 + band - p) / (2 * band), 0, 1)
+    return w
+
+
 def _run_tile(net, patch: np.ndarray, device: torch.device, multiple: int, scale: int,
               use_autocast: bool, post=None) -> np.ndarray:
     """One HxWxC float32 patch through the network -> (H*scale)x(W*scale)xC' float32."""
@@ -85,27 +108,38 @@ def _run_tile(net, patch: np.ndarray, device: torch.device, multiple: int, scale
 def run_tiled(net, image: np.ndarray, *, device: torch.device, scale: int = 1, multiple: int = 1,
               tile: int = 512, overlap: int = 32, out_channels: int | None = None,
               out_dtype=np.float32, use_autocast: bool = True, cancel: CancelToken | None = None,
-              post=None, stage: str = "processing") -> Generator[Progress, None, np.ndarray]:
+              post=None, stage: str = "processing", blend: bool = False) -> Generator[Progress, None, np.ndarray]:
     """Run `net` over `image` (HxWxC float32) tile by tile; yields Progress per tile and
     returns the stitched output (H*scale)x(W*scale)xC' of `out_dtype` (clipped to [0, 1]).
     `post` maps the raw network output tensor before clipping (e.g. torch.sigmoid).
+    `blend` fades neighbouring tiles into each other across their overlap (float32 output only).
     The network must already be on `device`; it may be moved to the CPU on OOM."""
     h, w, c = image.shape
     out_channels = out_channels or c
+    if blend and out_dtype != np.float32:
+        raise ValueError("blended tiles are stitched in float32")
     out = np.empty((h * scale, w * scale, out_channels), dtype=out_dtype)
     tile = max(MIN_TILE, tile)
     while True:
         tiles = plan_tiles(h, w, tile, overlap, multiple)
+        band = _band(tiles) if blend else 0
+        if band:
+            out.fill(0)
         try:
             for i, t in enumerate(tiles):
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 res = _run_tile(net, image[t.y0:t.y1, t.x0:t.x1], device, multiple, scale, use_autocast, post)
-                core = res[(t.cy0 - t.y0) * scale:(t.cy1 - t.y0) * scale,
-                           (t.cx0 - t.x0) * scale:(t.cx1 - t.x0) * scale]
-                out[t.cy0 * scale:t.cy1 * scale, t.cx0 * scale:t.cx1 * scale] = _to_output(core, out_dtype)
+                if band:
+                    weight = np.outer(_ramp(t.y0, t.y1, t.cy0, t.cy1, h, band, scale),
+                                      _ramp(t.x0, t.x1, t.cx0, t.cx1, w, band, scale))
+                    out[t.y0 * scale:t.y1 * scale, t.x0 * scale:t.x1 * scale] += weight[..., None] * res
+                else:
+                    core = res[(t.cy0 - t.y0) * scale:(t.cy1 - t.y0) * scale,
+                               (t.cx0 - t.x0) * scale:(t.cx1 - t.x0) * scale]
+                    out[t.cy0 * scale:t.cy1 * scale, t.cx0 * scale:t.cx1 * scale] = _to_output(core, out_dtype)
                 yield Progress(i + 1, len(tiles), stage)
-            return out
+            return np.clip(out, 0, 1, out=out) if band else out
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
             if not is_out_of_memory(exc):
                 raise

@@ -1,5 +1,6 @@
 """Tile planning covers every pixel once; tiled output equals whole-image output;
-odd sizes work; out-of-memory halves the tile and finally falls back to the CPU."""
+blended tiles' weights sum to one and leave no seam; odd sizes work; out-of-memory
+halves the tile and finally falls back to the CPU."""
 import numpy as np
 import pytest
 import torch
@@ -70,6 +71,35 @@ def test_any_size_works(h, w):
     img = np.random.default_rng(2).random((h, w, 3), dtype=np.float32)
     out = _run(net, img, multiple=net.multiple, tile=64, overlap=8)
     assert out.shape == (h, w, 3) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("h,w,tile,overlap,m,scale", [(300, 200, 96, 16, 8, 1), (513, 17, 128, 24, 8, 1),
+                                                       (70, 90, 64, 16, 1, 2), (200, 200, 64, 40, 4, 1)])
+def test_blended_tiles_weigh_one_in_all(h, w, tile, overlap, m, scale):
+    """The blending weights of the tiles over a pixel sum to 1: a network that passes its
+    input on (enlarged `scale` times) gives back the input."""
+    net = nn.Upsample(scale_factor=scale) if scale > 1 else nn.Identity()
+    img = np.random.default_rng(4).random((h, w, 3), dtype=np.float32)
+    assert len(plan_tiles(h, w, tile, overlap, m)) > 1
+    out = _run(net, img, multiple=m, scale=scale, tile=tile, overlap=overlap, blend=True)
+    assert np.abs(out - img.repeat(scale, 0).repeat(scale, 1)).max() < 1e-5
+
+
+class _TileMean(nn.Module):
+    """Every pixel of a tile becomes the tile's mean: as a hole filled from what each tile sees."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x)
+
+
+@pytest.mark.parametrize("blend,jump", [(False, 0.3), (True, 0.02)])
+def test_blended_tiles_fade_into_each_other(blend, jump):
+    img = np.zeros((64, 400, 1), np.float32)
+    img[:, 200:] = 1                              # tiles over the left, middle and right see different means
+    out = _run(_TileMean(), img, tile=128, overlap=32, blend=blend)[0, :, 0]
+    steps = np.abs(np.diff(out))
+    assert (steps.max() > jump) != blend          # cut at the cores' edges: a step of 0.3 or more
+    assert out[0] == 0 and out[-1] == 1
 
 
 def test_uint8_output_and_progress():

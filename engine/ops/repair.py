@@ -30,6 +30,7 @@ from .segment import as_rgb, detect_damage, detection_scale, resized
 
 STUCK_SLOPE = 0.05   # the reduced fill is used fully where it changed the picture this much more (mean level)
 COARSEST_SIDE = 200  # the smallest reduction's short side: about the smallest training pictures
+OVERLAP = 32         # px of context each tile reads past its core; neighbouring tiles' fills are blended across it
 
 
 def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndarray | None = None,
@@ -56,8 +57,8 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
     def filled(rgb: np.ndarray, hole: np.ndarray, index: int, count: int) -> Generator[Progress, None, np.ndarray]:
         x = np.concatenate([rgb, hole[..., None].astype(np.float32)], axis=2)
         fill = yield from sub_progress(
-            run_tiled(net, x, device=device, multiple=net.multiple, tile=tile, overlap=32, out_channels=3,
-                      use_autocast=mixed, cancel=cancel, stage="repairing"), index, count)
+            run_tiled(net, x, device=device, multiple=net.multiple, tile=tile, overlap=OVERLAP, out_channels=3,
+                      use_autocast=mixed, cancel=cancel, stage="repairing", blend=True), index, count)
         return np.where(hole[..., None], fill, rgb)
 
     rgb = as_rgb(pixels)
