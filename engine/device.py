@@ -1,12 +1,14 @@
-"""Device choice (cuda > mps > cpu), per-device precision, and memory release."""
+"""Device choice (cuda > mps > cpu), per-device precision, memory release, and the
+host-memory check made before a large result is allocated."""
 from __future__ import annotations
 
 import contextlib
 import gc
 
+import psutil
 import torch
 
-from .errors import DeviceError
+from .errors import DeviceError, RestoraError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -66,3 +68,12 @@ def release_memory(device: torch.device | None = None) -> None:
         torch.cuda.empty_cache()
     elif device is not None and device.type == "mps":
         torch.mps.empty_cache()
+
+
+def ensure_host_memory(nbytes: int, what: str) -> None:
+    """Raise RestoraError when `what` needs `nbytes` and less memory than that is available:
+    a clear message before the work starts, not the system killing the process part-way."""
+    available = psutil.virtual_memory().available
+    if nbytes > available:
+        raise RestoraError(f"{what} needs {nbytes / 2**30:.1f} GB of memory and only {available / 2**30:.1f} GB "
+                           "is available: work on a selection or a smaller picture, or close other programs")

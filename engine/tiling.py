@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .device import autocast, is_out_of_memory, release_memory
+from .device import autocast, ensure_host_memory, is_out_of_memory, release_memory
 from .imageio import to_uint8
 from .types import CancelToken, Progress
 
@@ -113,11 +113,14 @@ def run_tiled(net, image: np.ndarray, *, device: torch.device, scale: int = 1, m
     returns the stitched output (H*scale)x(W*scale)xC' of `out_dtype` (clipped to [0, 1]).
     `post` maps the raw network output tensor before clipping (e.g. torch.sigmoid).
     `blend` fades neighbouring tiles into each other across their overlap (float32 output only).
-    The network must already be on `device`; it may be moved to the CPU on OOM."""
+    The network must already be on `device`; it may be moved to the CPU on OOM. Raises
+    RestoraError before the first tile when the host has not the memory for the output."""
     h, w, c = image.shape
     out_channels = out_channels or c
     if blend and out_dtype != np.float32:
         raise ValueError("blended tiles are stitched in float32")
+    ensure_host_memory(h * scale * w * scale * out_channels * np.dtype(out_dtype).itemsize,
+                       f"the {w * scale}x{h * scale} result")
     out = np.empty((h * scale, w * scale, out_channels), dtype=out_dtype)
     tile = max(MIN_TILE, tile)
     while True:

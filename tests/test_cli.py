@@ -169,6 +169,19 @@ def test_upscale_named_model_and_format(tiny, tmp_path):
         assert im.size == (22, 14) and im.format == "JPEG"
 
 
+def test_a_result_too_large_for_the_memory_is_refused_before_it_starts(tiny, tmp_path, capsys, monkeypatch):
+    import engine.device
+    small = _png(tmp_path / "small.png", size=(11, 7))
+    big = _png(tmp_path / "big.png", size=(60, 50))
+    free = 22 * 14 * 3 * 4          # bytes: room for the small picture's x2 result (float32 or less), not the big one's
+    monkeypatch.setattr(engine.device.psutil, "virtual_memory", lambda: type("Memory", (), {"available": free}))
+    out = tmp_path / "o"
+    assert main(["upscale", str(small), str(big), "-o", str(out), "--scale", "2", "--model", "test-sr-x2"]) == 1
+    err = capsys.readouterr().err
+    assert "big.png: the 120x100 result needs" in err and "GB of memory" in err and "Traceback" not in err
+    assert (out / "small.png").exists() and not (out / "big.png").exists()
+
+
 def test_models_lists_registry(tiny, capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.errors import Cancelled
+from engine.errors import Cancelled, RestoraError
 from engine.jobs import run_job
 from engine.nets import SRGenerator, UNet
 from engine.tiling import MIN_TILE, plan_tiles, run_tiled
@@ -100,6 +100,17 @@ def test_blended_tiles_fade_into_each_other(blend, jump):
     steps = np.abs(np.diff(out))
     assert (steps.max() > jump) != blend          # cut at the cores' edges: a step of 0.3 or more
     assert out[0] == 0 and out[-1] == 1
+
+
+def test_no_tile_runs_when_the_output_would_not_fit_in_memory(monkeypatch):
+    import engine.device
+    monkeypatch.setattr(engine.device.psutil, "virtual_memory", lambda: type("Memory", (), {"available": 10**6}))
+    ran = []
+    img = np.zeros((300, 400, 3), np.float32)          # a 1200x1600 float32 output: 23 MB
+    with pytest.raises(RestoraError, match="the 1600x1200 result needs .* GB of memory"):
+        run_job(run_tiled(lambda x: ran.append(x) or x, img, device=CPU, scale=4))
+    assert not ran
+    assert run_job(run_tiled(nn.Identity(), img[:100, :100], device=CPU)).shape == (100, 100, 3)   # 120 kB fits
 
 
 def test_uint8_output_and_progress():
