@@ -50,7 +50,7 @@ import engine
 from engine.errors import ModelNotInstalledError
 from engine.jobs import run_job
 from engine.morphology import grow_mask
-from engine.ops.segment import looks_like_page
+from engine.ops.segment import VIEWS, looks_like_page
 from engine.training.common import enlarged as enlarged_uint8
 from engine.training.damage import load_rgb, picture_paths, shade
 from engine.training.synth_damage import KINDS, age, damage, old_photo
@@ -291,6 +291,7 @@ def main() -> int:
     }
     if has_mask:
         res.update({
+            "detection_views": VIEWS,
             "iou_damage_pooled": inter / max(union, 1),
             "iou_damage_mean_per_image": float(np.mean(ious)),
             "iou_damage_strict_mean_per_image": float(np.mean(strict)),
@@ -383,8 +384,8 @@ def main() -> int:
     if not args.no_card:
         cmd = "python benchmarks/damage.py"
         if has_mask:
-            update_card("damage-unet", {k: _rounded(v) for k, v in res.items()
-                                        if k.startswith(("iou", "miou", "f1", "false_alarm", "cpu_s_per_mp_mask"))},
+            mask_keys = ("detection_views", "iou", "miou", "f1", "false_alarm", "cpu_s_per_mp_mask")
+            update_card("damage-unet", {k: _rounded(v) for k, v in res.items() if k.startswith(mask_keys)},
                         {"damage IoU": round(res["iou_damage_mean_per_image"], 3),
                          "F1": round(res["f1_damage"], 3)}, cmd)
         update_card("repair-unet", {k: round(v, 4) for k, v in res.items()

@@ -55,6 +55,22 @@ def test_mask_binary_and_soft():
     assert np.array_equal(hard, (soft >= 0.5).astype(np.float32))
 
 
+def test_the_detector_looks_at_every_mirror_image_and_quarter_turn():
+    """The random-weight detector is not symmetric; averaged over the picture's 8 views its
+    mask of a turned or mirrored picture is the picture's mask turned or mirrored."""
+    im = _img(48, 64)                                   # multiples of 16: no padding to break the symmetry
+    exact = RunOptions(device="cpu", precision="fp32")
+
+    def soft(pixels):
+        return run_job(engine.detect_damage(Image(pixels=np.ascontiguousarray(pixels)),
+                                            MaskRequest("test-mask", soft=True, options=exact)))
+
+    base = soft(im.pixels)
+    assert np.abs(base - base[:, ::-1]).max() > 1e-4    # the mask itself is not symmetric
+    for change in (lambda a: np.rot90(a), lambda a: a[:, ::-1], lambda a: np.rot90(a, 3)[::-1]):
+        assert np.abs(soft(change(im.pixels)) - change(base)).max() < 1e-6
+
+
 def test_a_large_picture_is_looked_at_reduced(monkeypatch):
     """Above 1.5 x 320 on the short side the detector sees the picture reduced to 320, and
     its probability comes back at the picture's size; `scale` overrides. Repair fills at
@@ -78,11 +94,13 @@ def test_a_large_picture_is_looked_at_reduced(monkeypatch):
     monkeypatch.setattr(repair, "run_tiled", tiled)
     im = Image(pixels=np.random.default_rng(0).random((500, 750, 3), dtype=np.float32))
     soft = run_job(engine.detect_damage(im, MaskRequest("test-mask", soft=True, options=whole)))
-    assert seen == [(320, 480, 3)] and soft.shape == (500, 750)
-    assert 0 < soft.min() and soft.max() < 1
+    views = segment.VIEWS
+    assert seen == [(320, 480, 3), (320, 480, 3), (480, 320, 3), (480, 320, 3)] * (views // 4)   # turned, mirrored
+    assert soft.shape == (500, 750) and 0 < soft.min() and soft.max() < 1
+    seen.clear()
     run_job(engine.detect_damage(im, MaskRequest("test-mask", options=whole, scale=1.0)))
     run_job(engine.repair(im, RepairRequest("test-repair", "test-mask", options=whole, scale=0.5)))
-    assert seen[1:3] == [(500, 750, 3), (250, 375, 3)]                 # detected at half size
+    assert seen[0] == (500, 750, 3) and seen[views] == (250, 375, 3)      # detected at full, then half size
     seen.clear()
     hole = np.zeros((500, 750), np.float32)
     hole[100:200, 300:400] = 1

@@ -19,6 +19,12 @@ looks like a page (`looks_like_page`) is reduced until its strokes are PAGE_STRO
 px wide (`stroke_width`), about 100 dpi, where the detector did best on pages at
 every resolution tried (docs/damage-training.md, "Pages of text at scan size";
 benchmarks/damage.py, "scan-size pages").
+
+The detector is not symmetric: a scratch it misses, or an edge it takes for one, in
+the picture may be seen rightly in its mirror image or turned a quarter. So it looks
+at the picture in all 8 (VIEWS) and averages the probabilities: damage IoU per image
++0.04, on aged prints +0.04, fewer false alarms, for 8 times the detection's time,
+which at the working size is small (docs/damage-training.md, "Eight views").
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..jobs import sub_progress
 from ..models import get_card
 from ..morphology import dilate_step
 from ..tiling import run_tiled
@@ -35,6 +42,7 @@ from ..types import DETECT_WORK_SIDE, CancelToken, Image, MaskRequest, Progress
 from .common import prepare
 
 PAGE_STROKE = 1.85   # px: a page's text is looked at with strokes this wide (about 100 dpi), see above
+VIEWS = 8            # the detector looks at the picture in its 8 mirror images and quarter turns, see above
 
 
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -132,9 +140,16 @@ def detect_damage(image: Image, request: MaskRequest = MaskRequest(),
     small = (max(1, round(h * scale)), max(1, round(w * scale)))
     if small != (h, w):
         rgb = resized(rgb, small, "area")
-    prob = yield from run_tiled(net, rgb, device=device, multiple=net.multiple, tile=tile, overlap=32,
-                                out_channels=1, use_autocast=mixed, cancel=cancel, post=torch.sigmoid,
-                                stage="detecting damage")
+    prob = np.zeros((*rgb.shape[:2], 1), np.float32)
+    for i in range(VIEWS):                    # the picture turned by i // 2 quarter turns, mirrored when i is odd
+        turns, mirror = i // 2, i % 2
+        view = np.ascontiguousarray(np.rot90(rgb[:, ::-1] if mirror else rgb, turns))
+        p = yield from sub_progress(
+            run_tiled(net, view, device=device, multiple=net.multiple, tile=tile, overlap=32, out_channels=1,
+                      use_autocast=mixed, cancel=cancel, post=torch.sigmoid, stage="detecting damage"), i, VIEWS)
+        p = np.rot90(p, -turns)
+        prob += p[:, ::-1] if mirror else p
+    prob /= VIEWS
     if small != (h, w):
         prob = resized(prob, (h, w), "bilinear")
     prob = prob[..., 0]
