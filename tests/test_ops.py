@@ -123,7 +123,7 @@ def test_the_reduced_fill_is_used_where_the_full_size_fill_left_the_damage():
     rgb[60:180, 60:180] = 0.9                                    # a hole showing the paper
     detail = np.where(np.indices((240, 240)).sum(0)[..., None] % 2 == 0, 0.02, -0.02).astype(np.float32)
     coarse = np.full_like(rgb, 0.3)                              # the reduced fill: the surroundings
-    out = _unstuck(rgb, rgb + detail, coarse, (60, 60))          # full size: the hole kept, fine detail added
+    out = _unstuck(rgb, rgb + detail, coarse.copy(), (60, 60))   # full size: the hole kept, fine detail added
     assert np.abs(out[90:150, 90:150] - (0.3 + detail[90:150, 90:150])).max() < 0.01
     fine = np.where(rgb > 0.5, 0.32, rgb) + detail               # full size: the hole filled as well
     out = _unstuck(rgb, fine, coarse, (60, 60))

@@ -59,7 +59,9 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
         fill = yield from sub_progress(
             run_tiled(net, x, device=device, multiple=net.multiple, tile=tile, overlap=OVERLAP, out_channels=3,
                       use_autocast=mixed, cancel=cancel, stage="repairing", blend=True), index, count)
-        return np.where(hole[..., None], fill, rgb)
+        del x                                 # full-size copies are freed or reused as soon as they can be
+        np.copyto(fill, rgb, where=~hole[..., None])
+        return fill
 
     rgb = as_rgb(pixels)
     fill = yield from filled(rgb, hole, first, parts)
@@ -78,7 +80,8 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
         fill = _unstuck(rgb, fill, resized(coarse, hole.shape, "bilinear"), coarse.shape[:2])
     if image.channels == 1:
         fill = fill.mean(axis=2, keepdims=True)
-    return image.with_pixels(np.where(hole[..., None], fill, pixels).astype(np.float32))
+    np.copyto(fill, pixels, where=~hole[..., None])
+    return image.with_pixels(fill)
 
 
 def reductions(shape: tuple[int, int], scale: float) -> list[tuple[int, int]]:
@@ -95,14 +98,21 @@ def _unstuck(rgb: np.ndarray, fine: np.ndarray, coarse: np.ndarray, small: tuple
     """The fill `fine` with the low frequencies (those of a picture of size `small`) of the
     reduced fill `coarse` (enlarged back) where `coarse` changed the low frequencies of the
     damaged `rgb` more than `fine` did: `fine`'s network left the damage as it was there,
-    too far from anything intact for its view."""
+    too far from anything intact for its view. The result is made in (and overwrites) `coarse`."""
     size = rgb.shape[:2]
 
     def low(a: np.ndarray) -> np.ndarray:
         return resized(resized(a, small, "area"), size, "bilinear")
 
+    def change(a: np.ndarray, base: np.ndarray) -> np.ndarray:
+        return low(np.abs(a - base).mean(2, keepdims=True))
+
     base, fine_low = low(rgb), low(fine)
-    fine_change = low(np.abs(fine_low - base).mean(2, keepdims=True))
-    coarse_change = low(np.abs(coarse - base).mean(2, keepdims=True))
-    weight = np.clip((coarse_change - fine_change) / STUCK_SLOPE, 0, 1)
-    return np.clip(fine + weight * (coarse - fine_low), 0, 1)
+    weight = change(coarse, base)
+    weight -= change(fine_low, base)
+    del base
+    weight = np.clip(weight / STUCK_SLOPE, 0, 1)
+    coarse -= fine_low                        # the result is made in `coarse`, the caller's enlarged copy
+    coarse *= weight
+    coarse += fine
+    return np.clip(coarse, 0, 1, out=coarse)
