@@ -65,7 +65,8 @@ class SettingsPanel(QScrollArea):
                                     "trained, so wide creases, stains and tears are found whole (a page of text "
                                     "to about 100 dpi, where its text stays legible), and its wide holes and tears are "
                                     "filled from there.\nFull size: finer specks on a large scan are found, wide "
-                                    "damage only at its edges.")
+                                    "damage only at its edges; far slower on a large picture (the detector "
+                                    "looks at each picture 8 times, mirrored and turned).")
         damage.addRow("Detector", self.mask_model)
         damage.addRow("Look at", self.detect_size)
         damage.addRow("Repair model", self.repair_model)
