@@ -130,6 +130,20 @@ def test_the_reduced_fill_is_used_where_the_full_size_fill_left_the_damage():
     assert np.abs(out[90:150, 90:150] - fine[90:150, 90:150]).max() < 0.03
 
 
+def test_repair_refuses_a_picture_its_copies_would_not_fit_in_memory(monkeypatch):
+    """The repair holds several full-size float copies: it asks for the memory of them all
+    before it starts, not only for its result's."""
+    import engine.device
+    from engine.ops.repair import BYTES_PER_PIXEL
+
+    im = _img(60, 80)
+    free = 60 * 80 * BYTES_PER_PIXEL // 2              # room for the result (12 bytes a pixel), not for the copies
+    monkeypatch.setattr(engine.device.psutil, "virtual_memory", lambda: type("Memory", (), {"available": free}))
+    mask = np.ones((60, 80), np.float32)
+    with pytest.raises(RestoraError, match="repairing the 80x60 picture needs .* GB of memory"):
+        run_job(engine.repair(im, RepairRequest("test-repair", options=CPU), mask))
+
+
 @pytest.mark.parametrize("c", [1, 3])
 def test_repair_changes_only_masked_pixels(c):
     im = _img(c=c)
