@@ -1,6 +1,8 @@
 """Editor memory over a session on a big photo: what the undo history holds, and the
 process's resident memory, after each step of a typical repair session on a
-generated 6000x4000 photo (the real MainWindow, offscreen, the installed models).
+generated 6000x4000 photo: a held-out picture damaged by the synthetic damage
+generator, then enlarged, as a large scan of a damaged print (the real MainWindow,
+offscreen, the installed models).
 
 Steps: open; Detect Damage; Repair; five Heal Brush strokes; five brush strokes on
 the mask; Rotate 90°. Then the time to undo a Heal stroke (the image rebuilt from
@@ -42,13 +44,16 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     import engine
+    from engine.training.synth_damage import damage
 
     app = QApplication.instance() or QApplication([])
     from gui.main_window import MainWindow
 
     folder = tempfile.mkdtemp(prefix="restora-memory-")
     path = os.path.join(folder, "photo.jpg")
-    PILImage.open(PICTURE).convert("RGB").resize((width, height), PILImage.BICUBIC).save(path, quality=90)
+    clean = np.asarray(PILImage.open(PICTURE).convert("RGB"), np.float32) / 255
+    damaged, _ = damage(np.random.default_rng(0), clean)
+    PILImage.fromarray(engine.to_uint8(damaged)).resize((width, height), PILImage.BICUBIC).save(path, quality=90)
     window = MainWindow()
     window.show()
 
