@@ -136,6 +136,10 @@ class RepairRequest:
     options: RunOptions = RunOptions()
     scale: float | None = None
 
+    def detection(self, scale: float | None) -> MaskRequest:
+        """The request for the damage this repair fills, looked at reduced by `scale`."""
+        return MaskRequest(model=self.mask_model, threshold=self.threshold, options=self.options, scale=scale)
+
 
 @dataclass(frozen=True)
 class UpscaleRequest:

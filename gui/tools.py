@@ -221,8 +221,7 @@ def repair_job(image: engine.Image, selection: Selection | None, mask: np.ndarra
         result = yield from engine.repair(crop, request, np.ascontiguousarray(fraction[region.crop.slices]), cancel)
     else:
         whole = engine.detection_scale(image, engine.MaskRequest(scale=request.scale))
-        found = engine.detect_damage(crop, engine.MaskRequest(model=request.mask_model, threshold=request.threshold,
-                                                              options=request.options, scale=whole), cancel)
+        found = engine.detect_damage(crop, request.detection(whole), cancel)
         crop_mask = yield from engine.sub_progress(found, 0, 2)
         result = yield from engine.sub_progress(engine.repair(crop, request, crop_mask, cancel), 1, 2)
     return image.with_pixels(blend_selection(image.float_pixels(), result.float_pixels(), region, selection))

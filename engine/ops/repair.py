@@ -46,9 +46,7 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
     first = int(mask is None)           # the progress parts: detection (if asked), fill, reduced fill
     parts = first + 1 + (scale < 1)
     if mask is None:
-        mreq = MaskRequest(model=request.mask_model, threshold=request.threshold, options=request.options,
-                           scale=scale)
-        mask = yield from sub_progress(detect_damage(image, mreq, cancel), 0, parts)
+        mask = yield from sub_progress(detect_damage(image, request.detection(scale), cancel), 0, parts)
     if mask.shape[:2] != image.pixels.shape[:2]:
         raise RestoraError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
                            f"{image.width}x{image.height}; they must be the same size")
