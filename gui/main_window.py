@@ -928,10 +928,14 @@ class MainWindow(QMainWindow):
                               on_result or self._image_result(label))
 
     def _image_result(self, label: str) -> ResultHandler:
-        """Applies a `tools.displayed` job's result as the edit `label`."""
-        def apply(document: Document, result: tools.Shown) -> None:
+        """Applies a `tools.displayed` job's result as the edit `label`; one that changed
+        no pixel is no edit (nothing to undo), and the status bar says so."""
+        def apply(document: Document, result: tools.Shown) -> str | None:
+            if result.changed is not None and result.changed.width * result.changed.height == 0:
+                return f"{label} changed nothing; the image is as it was"
             self._displays.put(result.image, result.qimage)
             document.apply(result.image, label, result.changed)
+            return None
         return apply
 
     def restore_document(self, request: engine.RestoreRequest | None = None) -> bool:
@@ -957,11 +961,17 @@ class MainWindow(QMainWindow):
         return self._start_image_job("Repair", partial(tools.repair_job, selection=selection, mask=mask,
                                                        request=request), self._repaired)
 
-    def _repaired(self, document: Document, result: tools.Shown) -> None:
+    def _repaired(self, document: Document, result: tools.Shown) -> str | None:
         """Applies the repair and hides the mask overlay, which would cover what was
         filled; the mask is kept for a further edit and repair (Ctrl+M shows it)."""
-        self._image_result("Repair")(document, result)
-        self.show_mask_action.setChecked(False)
+        message = self._image_result("Repair")(document, result)
+        if message is None:
+            self.show_mask_action.setChecked(False)
+        elif document.mask is None:
+            message = "Repair found no damage; the image is as it was"
+        elif not document.mask.any():
+            message = "The mask marks no damage; the image is as it was"
+        return message
 
     def upscale_image(self, scale: int | None = None, request: engine.UpscaleRequest | None = None) -> bool:
         """Enlarge the image by `scale` (the panel's if None; or as `request` says); with a

@@ -175,12 +175,30 @@ def test_detect_keeps_the_soft_mask_and_repair_uses_the_edited_mask(qtbot, opene
     def fake_repair(image, request, mask, cancel):
         seen["mask"] = mask
         yield engine.Progress(1, 1, "repairing")
-        return image
+        return image.with_pixels(np.where(mask[..., None] > 0.5, 0.0, image.float_pixels()).astype(np.float32))
 
     monkeypatch.setattr(engine, "repair", fake_repair)
     run_tool(qtbot, opened, opened.repair_damage)
     np.testing.assert_array_equal(seen["mask"], mask_ops.to_fraction(doc.mask))
     assert doc.undo_stack.undoText() == "Repair"
+
+
+@pytest.mark.parametrize("mask", ["none", "empty"])
+def test_a_repair_that_changes_nothing_is_no_edit_and_says_why(qtbot, opened, monkeypatch, mask):
+    doc = opened.document
+    if mask == "empty":
+        doc.set_mask(np.zeros((48, 64), np.uint8), "Clear Mask")
+    steps = doc.undo_stack.count()
+
+    def nothing_found(image, request, mask, cancel):   # the detector finds nothing / the mask marks nothing
+        yield engine.Progress(1, 1, "repairing")
+        return image.with_pixels(image.float_pixels().copy())
+
+    monkeypatch.setattr(engine, "repair", nothing_found)
+    run_tool(qtbot, opened, opened.repair_damage)
+    assert doc.undo_stack.count() == steps
+    expected = "Repair found no damage" if mask == "none" else "The mask marks no damage"
+    assert opened.statusBar().currentMessage().startswith(expected)
 
 
 def test_import_and_export_mask_round_trip(opened, tmp_path, errors):
