@@ -1149,8 +1149,11 @@ class MainWindow(QMainWindow):
         ShortcutsDialog(self.menuBar(), self).exec()
 
     def show_batch_export(self, folder: str | None = None) -> None:
-        """The Batch Export dialog, with `folder` as its input folder if given."""
+        """The Batch Export dialog, with `folder` as its input folder if given (else the last
+        batch's, or the open image's folder the first time)."""
         dialog = BatchExportDialog(self.settings, parent=self)
+        if not folder and not dialog.input_edit.text() and self.document is not None and self.document.path:
+            folder = os.path.dirname(self.document.path)
         if folder:
             dialog.input_edit.setText(folder)
         dialog.exec()

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import with_warnings
+from gui_helpers import open_image, with_warnings, write_png
 from PIL import Image as PILImage
 from PySide6.QtCore import QSettings, Qt
 
@@ -46,18 +46,22 @@ def test_batch_with_a_failing_file_shows_the_report(qtbot, dialog, tmp_path, mon
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("jpg"))
     dialog.quality_spin.setValue(70)
     shown = []     # what the progress labels said after each report (connected after the dialog's own slot)
-    dialog.relay.reported.connect(lambda p: shown.append((dialog.overall_label.text(), dialog.file_label.text())))
+    dialog.relay.reported.connect(lambda p: shown.append((dialog.overall_label.text(), dialog.file_label.text(),
+                                                          dialog.file_bar.isHidden())))
+    assert dialog.file_bar.isHidden()
     with qtbot.waitSignal(dialog.batch_finished, timeout=TIMEOUT) as finished:
         assert dialog.start()
     report = finished.args[0]
     assert (report.count("done"), report.count("failed")) == (3, 1)
-    assert ("File 1 of 4", "page0.png") in [(overall.strip()[:11], file) for overall, file in shown]
+    assert ("File 1 of 4", "page0.png", False) in [(overall.strip()[:11], file, hidden)
+                                                   for overall, file, hidden in shown]
     assert sorted(p.name for p in out.glob("*.jpg")) == ["page0.jpg", "page1.jpg", "page2.jpg"]
     text = dialog.report_view.toPlainText()
     assert "3 done, 0 skipped, 1 failed" in text and "zz-broken.png" in text
     assert dialog.overall_label.text().startswith("Finished: 3 done")
     qtbot.waitUntil(lambda: dialog.close_button.isEnabled(), timeout=TIMEOUT)
     assert dialog.open_folder_button.isEnabled() and not dialog.cancel_button.isEnabled()
+    assert dialog.file_bar.isHidden()
     opened = []
     monkeypatch.setattr("gui.dialogs.batch_dialog.QDesktopServices.openUrl", lambda url: opened.append(url) or True)
     dialog.open_folder_button.click()
@@ -129,3 +133,17 @@ def test_a_folder_with_images_only_in_sub_folders_says_so(qtbot, dialog, tmp_pat
     with qtbot.waitSignal(dialog.batch_finished, timeout=TIMEOUT) as finished:
         assert dialog.start()
     assert finished.args[0].count("done") == 1 and (tmp_path / "out" / "1920s" / "page0.png").is_file()
+
+
+def test_from_the_editor_it_starts_in_the_open_images_folder_then_the_last_batchs(qtbot, window, tmp_path,
+                                                                                   monkeypatch):
+    (tmp_path / "photos").mkdir()
+    photo = write_png(tmp_path / "photos" / "photo.png", 30, 40)
+    open_image(qtbot, window, photo)
+    seen = []
+    monkeypatch.setattr(BatchExportDialog, "exec", lambda d: (seen.append(d.input_edit.text()), d.reject()))
+    window.show_batch_export()
+    window.settings.setValue("batch/input", str(tmp_path / "scans"))
+    window.show_batch_export()
+    window.show_batch_export(str(tmp_path / "given"))
+    assert seen == [str(photo.parent), str(tmp_path / "scans"), str(tmp_path / "given")]

@@ -351,6 +351,8 @@ class BatchExportDialog(QDialog):
         self.cancel_button.setEnabled(self._job is not None)
         self.close_button.setEnabled(self._job is None)
         self.open_folder_button.setEnabled(self.report is not None)
+        for widget in (self.file_label, self.file_bar):      # the current file's progress, while a batch runs
+            widget.setVisible(self._job == BATCH_JOB)
 
     # -- closing ------------------------------------------------------------------------------------
 
