@@ -87,11 +87,19 @@ def _ramp(start: int, stop: int, core0: int, core1: int, length: int, band: int,
     return w
 
 
+def as_tensor(a: np.ndarray) -> torch.Tensor:
+    """A CPU tensor of the array's values, sharing its memory when it can. numpy counts an
+    array with a reversed axis of length 1 (a mirrored or turned picture one pixel wide)
+    as contiguous, but torch refuses its negative stride: that one is copied."""
+    a = np.ascontiguousarray(a)
+    return torch.from_numpy(a.copy() if min(a.strides, default=0) < 0 else a)
+
+
 def _run_tile(net, patch: np.ndarray, device: torch.device, multiple: int, scale: int,
               use_autocast: bool, post=None) -> np.ndarray:
     """One HxWxC float32 patch through the network -> (H*scale)x(W*scale)xC' float32."""
     h, w = patch.shape[:2]
-    x = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(device)
+    x = as_tensor(patch.transpose(2, 0, 1))[None].to(device)
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")

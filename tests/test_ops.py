@@ -163,6 +163,21 @@ def test_repair_detects_when_no_mask():
     assert reports[-1].done == reports[-1].total
 
 
+@pytest.mark.parametrize("h, w", [(1, 1), (1, 9), (9, 1)])
+def test_every_op_takes_a_picture_one_pixel_wide(h, w):
+    """Also one turned or mirrored from a wider one: numpy counts an axis of length 1
+    as contiguous even reversed, and torch refuses its negative stride."""
+    for pixels in (_img(h, w).pixels, np.rot90(_img(w, h).pixels), _img(h, w).pixels[::-1, ::-1]):
+        im = Image(pixels=np.ascontiguousarray(pixels))
+        mask = run_job(engine.detect_damage(im, MaskRequest("test-mask", options=CPU)))
+        assert mask.shape == (h, w)
+        fixed = run_job(engine.repair(im, RepairRequest("test-repair", "test-mask", options=CPU), np.ones((h, w))))
+        assert fixed.pixels.shape == (h, w, 3)
+        assert run_job(engine.restore(im, RestoreRequest("test-restore", CPU))).pixels.shape == (h, w, 3)
+        big = run_job(engine.upscale(im, UpscaleRequest(2, model="test-sr-x2", options=CPU)))
+        assert big.pixels.shape == (2 * h, 2 * w, 3)
+
+
 def test_repair_rejects_mask_of_other_size():
     with pytest.raises(RestoraError, match="same size"):
         run_job(engine.repair(_img(), RepairRequest("test-repair", options=CPU), np.ones((3, 3), np.float32)))

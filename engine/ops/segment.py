@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from ..jobs import sub_progress
 from ..models import get_card
 from ..morphology import dilate_step
-from ..tiling import run_tiled
+from ..tiling import as_tensor, run_tiled
 from ..types import DETECT_WORK_SIDE, CancelToken, Image, MaskRequest, Progress
 from .common import prepare
 
@@ -53,7 +53,7 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
 
 def resized(a: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     """HxWxC float32 `a` resized to `size` (h, w): "area" averages (reducing), "bilinear" enlarges."""
-    t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
+    t = as_tensor(a).permute(2, 0, 1)[None]
     out = F.interpolate(t, size=size, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
     return out[0].permute(1, 2, 0).contiguous().numpy()
 
@@ -63,7 +63,7 @@ def _ink(pixels: np.ndarray, short: int, window: int
     """The grey picture reduced (area) to a short side of `short` at most, its paper (a
     `window` px closing, which removes the strokes) and its ink (over 0.25 darker than
     the paper around it); and the reduction factor."""
-    g = torch.from_numpy(np.ascontiguousarray(pixels)).float().mean(-1)[None, None]
+    g = as_tensor(pixels).float().mean(-1)[None, None]
     h, w = pixels.shape[:2]
     r = min(1.0, short / min(h, w))
     if r < 1:
