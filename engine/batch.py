@@ -23,7 +23,7 @@ from typing import Generator
 import numpy as np
 from PIL import Image as PILImage
 
-from .errors import Cancelled, RestoraError
+from .errors import Cancelled, OutOfMemoryError, RestoraError
 from .imageio import SAVE_FORMATS, load_image, save_image
 from .jobs import sub_progress
 from .pipeline import Step, run_steps
@@ -245,6 +245,8 @@ def run_batch(req: BatchRequest, cancel: CancelToken | None = None) -> Generator
                 raise
             except RestoraError as exc:
                 outcome.reason = str(exc)
+            except MemoryError as exc:
+                outcome.reason = f"{path}: {OutOfMemoryError(exc)}"
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                 outcome.reason = f"{path}: unexpected {type(exc).__name__}: {exc}"
             finally:

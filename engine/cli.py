@@ -239,6 +239,9 @@ def _run_files(args, check, job_for, write=None) -> int:
             message = str(exc)                     # loading names the file; a model's refusal may not
             _error(message if str(path) in message else f"{path}: {message}")
             failed += 1
+        except Exception as exc:  # noqa: BLE001 - as in a batch, one file's failure must not stop the rest
+            _error(f"{path}: unexpected {type(exc).__name__}: {exc}")
+            failed += 1
         finally:
             bar.close()
     return EXIT_FAILED if failed else EXIT_OK

@@ -42,6 +42,14 @@ class DeviceError(RestoraError):
     """The requested compute device is not available."""
 
 
+class OutOfMemoryError(RestoraError):
+    """The host ran out of memory part-way through a job (numpy's or Python's MemoryError)."""
+
+    def __init__(self, exc: MemoryError):
+        super().__init__(f"not enough memory ({exc or 'an allocation failed'}): work on a selection or a "
+                         "smaller picture, or close other programs")
+
+
 class Cancelled(RestoraError):
     """A job stopped because its CancelToken was set."""
 

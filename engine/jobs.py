@@ -3,18 +3,22 @@ from __future__ import annotations
 
 from typing import Callable, Generator, TypeVar
 
+from .errors import OutOfMemoryError
 from .types import Progress
 
 T = TypeVar("T")
 
 
 def run_job(job: Generator[Progress, None, T], on_progress: Callable[[Progress], None] | None = None) -> T:
-    """Iterate `job` to the end, passing each Progress to `on_progress`; return its result."""
+    """Iterate `job` to the end, passing each Progress to `on_progress`; return its result.
+    Running out of memory part-way is a RestoraError that says so (the caller goes on)."""
     while True:
         try:
             p = next(job)
         except StopIteration as stop:
             return stop.value
+        except MemoryError as exc:
+            raise OutOfMemoryError(exc) from exc
         if on_progress is not None:
             on_progress(p)
 

@@ -61,6 +61,23 @@ def test_failing_file_is_reported_and_the_batch_goes_on(tiny, tmp_path):
     assert "failed: " in text and "done: sub/c.png -> sub/c.png (" in text
 
 
+def test_running_out_of_memory_on_one_file_is_said_and_the_batch_goes_on(tiny, tmp_path, monkeypatch):
+    import engine.ops.restore
+    src = folder_of(tmp_path / "in", ["a.png", "b.png"])
+    real = engine.ops.restore.restore
+
+    def restore(image, request, cancel=None):
+        if image.source.endswith("a.png"):
+            raise MemoryError("Unable to allocate 2.00 GiB for an array")
+        return (yield from real(image, request, cancel))
+
+    monkeypatch.setattr(engine.ops.restore, "restore", restore)
+    report = run_job(run_batch(BatchRequest(src, tmp_path / "out", RESTORE, options=CPU)))
+    failed = next(f for f in report.files if f.status == "failed")
+    assert failed.source == "a.png" and report.count("done") == 1
+    assert "a.png: not enough memory (Unable to allocate 2.00 GiB" in failed.reason
+
+
 @pytest.mark.parametrize("how", ["token", "close"])
 def test_resume_after_cancel_skips_what_the_manifest_records(tiny, tmp_path, monkeypatch, how):
     """Cancel inside the third file (the CLI sets the token; the editor's worker closes the job):

@@ -182,6 +182,26 @@ def test_a_result_too_large_for_the_memory_is_refused_before_it_starts(tiny, tmp
     assert (out / "small.png").exists() and not (out / "big.png").exists()
 
 
+@pytest.mark.parametrize("error, said", [(MemoryError("Unable to allocate 2.00 GiB"), "not enough memory (Unable"),
+                                         (ValueError("a bug"), "unexpected ValueError: a bug")])
+def test_one_file_failing_part_way_is_named_and_the_rest_are_done(tiny, tmp_path, capsys, monkeypatch, error, said):
+    import engine.ops.restore
+    first, second = _png(tmp_path / "a.png"), _png(tmp_path / "b.png")
+    real = engine.ops.restore.restore
+
+    def restore(image, request, cancel=None):
+        if image.source.endswith("a.png"):
+            raise error
+        return (yield from real(image, request, cancel))
+
+    monkeypatch.setattr(engine.ops.restore, "restore", restore)
+    out = tmp_path / "o"
+    assert main(["restore", str(first), str(second), "-o", str(out), "--model", "test-restore"]) == 1
+    err = capsys.readouterr().err
+    assert f"{first}: {said}" in err and "Traceback" not in err
+    assert (out / "b.png").exists() and not (out / "a.png").exists()
+
+
 def test_models_lists_registry(tiny, capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
