@@ -80,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Detect damage (scratches, dust, stains, holes, creases) and write STEM.png.")
     _io(p)
     p.add_argument("--model", default=MaskRequest().model, help="segmentation model (default: %(default)s)")
-    p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is damaged")
-    p.add_argument("--soft", action="store_true", help="write the damage probability instead of a 0/255 mask")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="damage score from which a pixel is damaged (default 0.5; lower finds more)")
+    p.add_argument("--soft", action="store_true", help="write the damage score (0-255) instead of a 0/255 mask: "
+                                                          "the mask at --threshold T is the score >= 255 T")
     _full_size(p)
     _common(p)
     p = sub.add_parser("repair", help="detect damage and fill it",

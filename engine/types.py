@@ -114,7 +114,8 @@ DETECT_WORK_SIDE = 320   # the damage detector looks at a large picture reduced 
 
 @dataclass(frozen=True)
 class MaskRequest:
-    """Find damage: probability map, thresholded unless `soft`. `scale`: the picture is looked
+    """Find damage: the damage score (the detector's probability with hysteresis,
+    engine/ops/segment.py), thresholded unless `soft`. `scale`: the picture is looked
     at reduced by this factor (<= 1); None chooses it from the picture (engine.detection_scale)."""
 
     model: str = "damage-unet"

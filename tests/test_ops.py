@@ -55,9 +55,42 @@ def test_mask_binary_and_soft():
     assert np.array_equal(hard, (soft >= 0.5).astype(np.float32))
 
 
-def test_the_detector_looks_at_every_mirror_image_and_quarter_turn():
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (5, 9), (40, 33)])
+def test_reconstruction_is_repeated_dilation_under_the_mask(shape):
+    """The sweeps give what a 3x3 dilation cut by the mask gives, repeated until nothing changes."""
+    from engine.morphology import dilate_step, reconstruct
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(10):
+        mask = rng.random(shape).astype(np.float32)
+        marker = mask * rng.random(shape).astype(np.float32) * (rng.random(shape) < 0.1)
+        slow = np.minimum(marker, mask)
+        while not np.array_equal(grown := np.minimum(dilate_step(slow, square=True), mask), slow):
+            slow = grown
+        np.testing.assert_array_equal(reconstruct(marker, mask), slow)
+
+
+def test_hysteresis_keeps_faint_damage_joined_to_sure_damage():
+    """At 0.5: a stroke of probability 0.47 touching a pixel of 0.9 is kept, the same stroke
+    alone is not, nor a patch of 0.75 with nothing surer in it; a lower threshold finds more."""
+    from engine.ops.segment import STRONG, WEAK, hysteresis
+    prob = np.full((20, 30), 0.05, np.float32)
+    prob[2, 2:20] = 0.47
+    prob[2, 20] = 0.9                       # the sure end of the first stroke
+    prob[8, 2:20] = 0.47                    # a faint stroke alone
+    prob[14:18, 5:9] = 0.75                 # a patch with nothing surer in it
+    score = hysteresis(prob)
+    assert 0 <= score.min() and score.max() <= 1
+    mask = score >= 0.5
+    assert mask[2, 2:21].all() and not mask[8].any() and not mask[14:18].any() and mask.sum() == 19
+    assert (score >= 0.2).sum() == 19 + 16 and (score >= 0.7).sum() == 0
+    assert (hysteresis(np.array([[WEAK, STRONG]], np.float32)) >= 0.5 - 1e-6).all()
+
+
+def test_the_detector_looks_at_every_mirror_image_and_quarter_turn(monkeypatch):
     """The random-weight detector is not symmetric; averaged over the picture's 8 views its
     mask of a turned or mirrored picture is the picture's mask turned or mirrored."""
+    from engine.ops import segment
+    monkeypatch.setattr(segment, "hysteresis", lambda prob: prob)   # its probabilities are all near 0.5: one score
     im = _img(48, 64)                                   # multiples of 16: no padding to break the symmetry
     exact = RunOptions(device="cpu", precision="fp32")
 

@@ -53,6 +53,7 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
     hole = mask > 0.5
     pixels = image.float_pixels()
     if not hole.any():
+        yield Progress(parts, parts, "repairing")     # nothing to fill: done
         return image.with_pixels(pixels.copy())
     net, device, tile, mixed = prepare(card, "repair", request.options)
 
