@@ -59,7 +59,7 @@ class SettingsPanel(QScrollArea):
         self.repair_model = self._model_combo("repair", engine.RepairRequest().model)
         self.threshold = self._slider(1, 99, self._int("threshold", 50), "%")
         self.threshold.setToolTip("Damage score from which a pixel counts as damaged (the detector's "
-                                  "probability; faint damage joined to surer damage counts higher); "
+                                  "probability, kept where the detector is sure somewhere in the mark); "
                                   "lower finds more. Applies to a detected or imported mask at once.")
         self.detect_size = self._choice(DETECT_SIZES, self._str("detect_size", "auto"))
         self.detect_size.setToolTip("Working size: a large picture is looked at reduced, as the detector was "
