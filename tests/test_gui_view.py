@@ -7,7 +7,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QSettings, Qt, QUr
 from PySide6.QtGui import QDropEvent
 
 from gui.canvas import ImageView, array_to_qimage
-from gui.canvas.view import PAN_TOOL, SELECT_TOOL
+from gui.canvas.view import FIT_MIN_SIDE_PX, PAN_TOOL, SELECT_TOOL
 from gui.main_window import MainWindow
 
 
@@ -55,6 +55,19 @@ def test_a_new_image_opens_fitted_but_never_enlarged(view):
     assert view.zoom() > 2.5                               # Fit to Window keeps filling the window
     view.set_image(array_to_qimage(np.zeros((900, 1200, 3), np.float32)))
     assert view.zoom() < 0.5
+
+
+def test_a_long_thin_image_stays_visible_when_fitted(view):
+    """A 3x20000 strip fitted to a 300 px high view would be a tenth of a pixel wide: it is shown
+    at 100% instead (its short side never under FIT_MIN_SIDE_PX or its own size), and scrolls."""
+    view.set_image(array_to_qimage(np.ones((20000, 3, 3), np.float32)))
+    assert view.zoom() == pytest.approx(1.0)
+    view.fit_to_window()
+    assert view.zoom() == pytest.approx(1.0)
+    assert view.verticalScrollBar().maximum() > 10000
+    view.set_image(array_to_qimage(np.ones((20000, 64, 3), np.float32)))
+    view.fit_to_window()
+    assert view.zoom() == pytest.approx(FIT_MIN_SIDE_PX / 64)
 
 
 def test_zoom_changed_reports_the_zoom(qtbot, view):

@@ -30,6 +30,7 @@ CRISP_ZOOM = 2.0          # from this zoom on, pixels are drawn as sharp squares
 WHEEL_STEP = 1.0015       # zoom factor per wheel angle unit (120 units = one notch, about x1.2)
 BUTTON_STEP = 1.25        # zoom factor of Zoom In / Zoom Out
 SPLIT_GRAB_PX = 8         # how near (viewport pixels) the compare divider can be grabbed
+FIT_MIN_SIDE_PX = 16      # fitting never shows the image's short side smaller than this (or than 100%)
 
 LASSO_STEP_PX = 3         # a lasso point is kept every this many viewport pixels of movement
 
@@ -313,12 +314,16 @@ class ImageView(QGraphicsView):
 
     def fit_to_window(self, enlarge: bool = True) -> None:
         """Show the whole image as large as the viewport allows (with `enlarge` False, at most at
-        100%: how a new image opens); keeps fitting as the window resizes."""
+        100%: how a new image opens); keeps fitting as the window resizes. A very long, thin
+        image (a 3x20000 strip) keeps its short side FIT_MIN_SIDE_PX wide, so it stays visible
+        and scrolls along its length."""
         if self.has_image():
             self.fitInView(self._image_item, Qt.AspectRatioMode.KeepAspectRatio)
+            size = self.image_size()
+            floor = min(1.0, FIT_MIN_SIDE_PX / max(1, min(size.width(), size.height())))
             limit = MAX_ZOOM if enlarge else 1.0
-            if self.zoom() > limit:
-                self.set_zoom(limit)
+            if not floor <= self.zoom() <= limit:
+                self.set_zoom(min(limit, max(floor, self.zoom())))
         self._fit_on_resize, self._fit_enlarges = True, enlarge
         self._zoom_updated()
 
