@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/damage.py
 	$(PY) benchmarks/sr.py
 	$(PY) benchmarks/finetune.py
+	$(PY) benchmarks/finetune.py --model damage-unet
 	$(PY) benchmarks/batch_throughput.py
 	$(PY) benchmarks/gui_responsiveness.py
 	$(PY) benchmarks/gui_memory.py

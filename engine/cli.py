@@ -387,7 +387,8 @@ def cmd_finetune(args) -> int:
     finally:
         bar.close()
     print(f"saved model {result.name}: validation {METRIC_LABELS[result.metric]} {result.before:.5g} -> "
-          f"{result.after:.5g} (best at step {result.best_step} of {result.steps_done}); {result.card_path}",
+          f"{result.after:.5g} (best at step {result.best_step} of {result.steps_done}){result.known_damage_note()}; "
+          f"{result.card_path}",
           file=sys.stderr)
     return EXIT_OK
 

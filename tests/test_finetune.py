@@ -86,8 +86,40 @@ def test_mask_model_pairs_images_with_masks(tiny, tmp_path):
         mask[10:20, 5:40] = 255
         PILImage.fromarray(mask).save(masks / f"p{i}.png")
     statuses = []
-    run_job(finetune(FinetuneRequest("test-mask", "masks-mine", masks, images, **FAST)), statuses.append)
-    assert statuses[-1].metric == "iou" and engine.get_card("masks-mine").training["data"]["degraded"] == str(images)
+    result = run_job(finetune(FinetuneRequest("test-mask", "masks-mine", masks, images, **FAST)), statuses.append)
+    card = engine.get_card("masks-mine")
+    assert statuses[-1].metric == "iou" and card.training["data"]["degraded"] == str(images)
+    assert card.training["data"]["rehearsal"] == finetune_module.REHEARSAL
+    before, after = result.known_damage          # the project's damage over the validation picture
+    assert card.benchmarks["known_damage"] == {"metric": "iou", "before": before, "after": after, "images": 1}
+    assert f"IoU {before:.3g} -> {after:.3g}" in result.known_damage_note()
+
+    # rehearsal: part of the training samples add the project's damage to the person's mask
+    # (here empty); the validation samples are their pairs as they are
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for i in range(3):
+        PILImage.fromarray(np.zeros((48, 56), np.uint8)).save(empty / f"p{i}.png")
+    data = finetune_module._Data("mask", 3, find_pairs(empty, images), 32)
+    rng = np.random.default_rng(0)
+    added = [bool(sample[1].max() > 0) for sample in (data.sample(rng, 0, 32) for _ in range(40))]
+    assert 10 < sum(added) < 30
+    x, m, _ = data.validation_set(1, 48)
+    assert np.array_equal(x[0], np.asarray(PILImage.open(images / "p0.png"))[:48, 4:52]) and not m.any()
+
+
+def test_finetune_keeps_the_batch_norm_statistics(tiny, pairs, monkeypatch):
+    """A few pictures of one kind must not replace the statistics the model was trained with."""
+    degraded, clean = pairs
+    trained = []
+    real = finetune_module._trainable
+    monkeypatch.setattr(finetune_module, "_trainable", lambda *a: trained.append(real(*a)) or trained[-1])
+    run_job(finetune(FinetuneRequest("test-restore", "my-pages", clean, degraded, **FAST)))
+    norms = [m for m in trained[0].modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    base = engine.models.load_network(engine.get_card("test-restore"))
+    assert norms and all(not m.training for m in norms)
+    assert all(torch.equal(a.running_mean, b.running_mean)
+               for a, b in zip(norms, (m for m in base.modules() if isinstance(m, torch.nn.BatchNorm2d))))
 
 
 def test_names_that_cannot_be_used(tiny, pairs):

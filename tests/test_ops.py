@@ -305,7 +305,9 @@ def test_a_large_page_of_text_is_looked_at_by_the_size_of_its_text():
     side, fine_side = (engine.detection_scale(Image(pixels=a)) * 1536 * k for a, k in ((scan, 1), (fine, 2)))
     assert side > 1.5 * 320 and fine_side == pytest.approx(side, rel=0.1)
     assert engine.detection_scale(Image(pixels=fine[..., :1])) == pytest.approx(fine_side / 3072, rel=0.05)  # grey
-    assert engine.detection_scale(Image(pixels=scanned(700))) == 1.0       # strokes under 1.5 x PAGE_STROKE
+    small = scanned(round(1536 * PAGE_STROKE / stroke_width(scan)))         # strokes under 1.5 x PAGE_STROKE
+    assert min(small.shape[:2]) > 1.5 * 320 and stroke_width(small) < 1.5 * PAGE_STROKE
+    assert engine.detection_scale(Image(pixels=small)) == 1.0
     yy, xx = np.mgrid[0:900, 0:1200] / 900
     photo = np.stack([0.5 + 0.4 * np.sin(5 * xx + c) * np.cos(4 * yy) for c in range(3)], -1).astype(np.float32)
     assert not looks_like_page(photo) and not looks_like_page(1 - scan)      # a negative has no light paper

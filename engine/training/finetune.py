@@ -11,6 +11,10 @@ on disk as an atomic checkpoint `<user data>/finetune/NAME/best.pt`. At the end 
 best weights become the user model NAME (weights + card) beside the other user
 models, so the model list shows them at once.
 
+A mask model given pairs also sees, in half its samples, the project's synthetic
+damage drawn over the person's picture and added to their mask (REHEARSAL), so that
+learning their kind of damage does not unlearn the kinds it found before.
+
 Cancel (the token set, the driver closing the job as the editor's worker does, or
 Ctrl-C): the best checkpoint stays on disk, and with `save_on_cancel` (the default)
 the best weights so far are also saved as the model, provided a validation after
@@ -36,7 +40,7 @@ from ..models import ModelCard, get_card, load_network, user_models_dir
 from ..ops.common import luminance
 from ..types import CancelToken, Progress
 from .common import atomic_torch_save, cosine_lr, export_model, uses_bf16
-from .damage import batch_tensors, evaluate, loss_fn, repair_sample, to_input
+from .damage import batch_tensors, evaluate, loss_fn, repair_sample, to_input, train_mode
 from .finetune_data import (
     METRIC_LABELS,
     METRICS,
@@ -54,6 +58,9 @@ from .synth_damage import damage
 from .synth_docs import degrade
 
 VAL_SIZE = 384           # validation runs on the central square of this side (or the largest that fits)
+# mask pairs: the share of training samples that also get the project's synthetic damage over
+# the user's picture (labelled with it), so the detector keeps finding it (benchmarks/finetune.py)
+REHEARSAL = 0.5
 LOSSES = {"restore": "L1 + MSE", "mask": "BCE-with-logits + Dice",
           "repair": "L1 inside the repaired region + 0.1 L1 overall"}
 SYNTHETIC = {"restore": "engine.training.synth_docs.degrade", "mask": "engine.training.synth_damage.damage",
@@ -122,8 +129,10 @@ class _Data:
                                    f"{pair.clean} has {target.shape[1]}x{target.shape[0]}")
             self.images.append((None if source is None else _pad_to(source, patch), _pad_to(target, patch)))
 
-    def sample(self, rng: np.random.Generator, index: int, size: int, centre: bool = False):
-        """A (size x size) sample of image `index`: a random crop with random flips, or the central crop."""
+    def sample(self, rng: np.random.Generator, index: int, size: int, centre: bool = False,
+               rehearse: bool | None = None):
+        """A (size x size) sample of image `index`: a random crop with random flips, or the central crop.
+        Mask pairs: `rehearse` adds the project's damage (None: to a REHEARSAL share of random crops)."""
         source, target = self.images[index]
         h, w = target.shape[:2]
         y, x = ((h - size) // 2, (w - size) // 2) if centre else \
@@ -143,7 +152,12 @@ class _Data:
             if self.clean_only:
                 damaged, mask = damage(rng, crops[0])
                 return damaged, mask, crops[0]
-            return crops[0], crops[1][..., 0], crops[0]
+            mask = crops[1][..., 0]
+            if rehearse if rehearse is not None else not centre and rng.random() < REHEARSAL:
+                damaged, extra = damage(rng, crops[0])
+                # validating (centre) measures the project's damage alone: the person's marks are unsure
+                return damaged, np.maximum(extra, 0.5 * mask) if centre else np.maximum(mask, extra), crops[0]
+            return crops[0], mask, crops[0]
         damaged, region = repair_sample(rng, crops[0])
         return damaged, region.astype(np.float32), crops[0]
 
@@ -155,11 +169,11 @@ class _Data:
         c = torch.from_numpy(np.ascontiguousarray(np.stack(cs))).permute(0, 3, 1, 2)
         return x.to(device), m.to(device), c.to(device)
 
-    def validation_set(self, seed: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def validation_set(self, seed: int, size: int, rehearse: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fixed central samples of every image in the layout the damage trainer validates on:
         uint8 inputs NxSxSxC (0-255), masks NxSxS (0/1), targets NxSxSxC (0-255)."""
         rng = np.random.default_rng(seed)   # clean-only: the same synthetic damage at every validation
-        xs, ms, cs = zip(*(self.sample(rng, i, size, centre=True) for i in range(len(self.images))))
+        xs, ms, cs = zip(*(self.sample(rng, i, size, centre=True, rehearse=rehearse) for i in range(len(self.images))))
         to8 = lambda arrays: np.round(np.stack(arrays) * 255).astype(np.uint8)  # noqa: E731
         return to8(xs), np.round(np.stack(ms) * 2).astype(np.uint8), to8(cs)
 
@@ -190,7 +204,7 @@ def _preview(task: str, net, val, device) -> tuple[np.ndarray, np.ndarray]:
     net.eval()
     x, m, c = batch_tensors(*val, np.array([0]), device)
     out = net(_network_input(task, x, m)).float()
-    net.train()
+    train_mode(net, freeze_bn=True)
     if task == "mask":
         out = torch.sigmoid(out)
     elif task == "repair":
@@ -205,11 +219,14 @@ def _snapshot(net: torch.nn.Module) -> dict:
 
 
 def _trainable(card: ModelCard, device: torch.device) -> torch.nn.Module:
-    """A trainable copy of the card's network (the registry's copy is frozen and shared)."""
+    """A trainable copy of the card's network (the registry's copy is frozen and shared). Its
+    batch norm keeps the statistics of the model's own training: a few pictures of one kind
+    would otherwise replace them within a few hundred steps."""
     net = copy.deepcopy(load_network(card, "cpu")).to(device).to(memory_format=torch.channels_last)
     for p in net.parameters():
         p.requires_grad_(True)
-    return net.train()
+    train_mode(net, freeze_bn=True)
+    return net
 
 
 @dataclass
@@ -224,7 +241,7 @@ class _Best:
 
 
 def _save(req: FinetuneRequest, base: ModelCard, net: torch.nn.Module, best: _Best, data: dict, device: torch.device,
-          steps_done: int, cancelled: bool = False) -> Path:
+          steps_done: int, cancelled: bool = False, known_damage: tuple[float, float] | None = None) -> Path:
     """Export the best weights as the user model `req.name` with its card; returns the card's path."""
     net.load_state_dict(best.state)
     card = {
@@ -242,6 +259,8 @@ def _save(req: FinetuneRequest, base: ModelCard, net: torch.nn.Module, best: _Be
                          "before": round(best.before, 4)},
             "validation": {"metric": best.metric, "before": best.before, "after": best.value,
                            "images": len(data["validation"])},
+            **({"known_damage": {"metric": best.metric, "before": known_damage[0], "after": known_damage[1],
+                                 "images": len(data["validation"])}} if known_damage else {}),
         },
     }
     weights = export_model(net, user_models_dir(), card)
@@ -253,6 +272,7 @@ def _data_record(req: FinetuneRequest, task: str, train: list[TrainingPair], val
     """What the model card says about the training data."""
     return {"clean": str(req.clean_dir), "degraded": None if req.degraded_dir is None else str(req.degraded_dir),
             "synthetic_inputs": SYNTHETIC[task] if req.degraded_dir is None else None,
+            "rehearsal": REHEARSAL if task == "mask" and req.degraded_dir is not None else None,
             "train": [p.stem for p in train], "validation": [p.stem for p in val],
             "validation_crop": f"central {val_size}x{val_size}"}
 
@@ -275,11 +295,15 @@ def finetune(req: FinetuneRequest, cancel: CancelToken | None = None) -> Generat
     smallest = min(min(target.shape[:2]) for _, target in held_out.images)
     val_size = max(16, min(VAL_SIZE, smallest) // 16 * 16)
     val = held_out.validation_set(req.seed + 1, val_size)
+    # mask pairs: what the fine-tune does to the kinds of damage the model found before
+    known = held_out.validation_set(req.seed + 2, val_size, rehearse=True) \
+        if task == "mask" and req.degraded_dir is not None else None
     data = _data_record(req, task, train_pairs, val_pairs, val_size)
     device = resolve_device(req.device)
     net = _trainable(base, device)
     yield status(0, "measuring the starting model")
     before = _validate(task, net, val, device)
+    known_before = None if known is None else _validate(task, net, known, device)
     best = _Best(metric, before, before, 0, _snapshot(net))
     yield status(0, f"starting: validation {label} {before:.4g}", value=before, before=before,
                  preview=_preview(task, net, val, device))
@@ -318,5 +342,7 @@ def finetune(req: FinetuneRequest, cancel: CancelToken | None = None) -> Generat
         if req.save_on_cancel and best.step > 0:
             _save(req, base, net, best, data, device, step, cancelled=True)
         raise
-    path = _save(req, base, net, best, data, device, step)
-    return FinetuneResult(req.name, path, metric, before, best.value, best.step, step)
+    net.load_state_dict(best.state)
+    known_damage = None if known is None else (known_before, _validate(task, net, known, device))
+    path = _save(req, base, net, best, data, device, step, known_damage=known_damage)
+    return FinetuneResult(req.name, path, metric, before, best.value, best.step, step, known_damage=known_damage)

@@ -85,6 +85,16 @@ class FinetuneResult:
     best_step: int
     steps_done: int
     cancelled: bool = False
+    # mask pairs: IoU (before, after) on the validation pictures with the project's synthetic
+    # damage added, i.e. how well the model still finds the kinds of damage it knew
+    known_damage: tuple[float, float] | None = None
+
+    def known_damage_note(self, arrow: str = "->") -> str:
+        """'; its original kinds of damage, drawn over the validation pictures: IoU 0.49 -> 0.45', or ''."""
+        if self.known_damage is None:
+            return ""
+        return "; its original kinds of damage, drawn over the validation pictures: IoU {:.3g} {} {:.3g}".format(
+            self.known_damage[0], arrow, self.known_damage[1])
 
 
 @dataclass(frozen=True)

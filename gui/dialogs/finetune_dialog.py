@@ -408,7 +408,8 @@ class FinetuneDialog(QDialog):
         label = engine.METRIC_LABELS.get(result.metric, result.metric)
         self.saved_model = result.name
         self.status_label.setText(f"Saved as {result.name!r}: validation {label} {result.before:.4g} → "
-                                  f"{result.after:.4g} (best at step {result.best_step} of {result.steps_done}).")
+                                  f"{result.after:.4g} (best at step {result.best_step} of {result.steps_done})"
+                                  f"{result.known_damage_note('→')}.")
         self.finetune_finished.emit(result)
 
     def _on_error(self, kind: str, message: str) -> None:
