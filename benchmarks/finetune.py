@@ -14,7 +14,7 @@ numbers vary by a few hundredths for the document model, by a tenth for the dete
   IoU per image of `engine.detect_damage` against the mould's mask, and on the same 8
   pictures with the project's own synthetic damage, to see what the fine-tune forgot.
 
-    python benchmarks/finetune.py [--model document-unet|damage-unet] [--steps 300] [--lr 1e-3]
+    python benchmarks/finetune.py [--model document-unet|damage-unet] [--steps 300] [--lr LR]
                                   [--patch 96] [--seeds 3] [--pairs 16] [--held-out 8]
 
 The fine-tuned model goes to a temporary user data folder, not yours; the numbers go to
@@ -154,12 +154,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", choices=sorted(CASES), default="document-unet")
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--lr", type=float, default=engine.FinetuneRequest("", "", Path()).lr)
+    ap.add_argument("--lr", type=float, help="peak learning rate (default: the fine-tune's for the model's task)")
     ap.add_argument("--patch", type=int, default=engine.FinetuneRequest("", "", Path()).patch, help="crop side")
     ap.add_argument("--pairs", type=int, default=16, help="training pairs (20%% of them validate)")
     ap.add_argument("--held-out", type=int, default=8, help="held-out pairs the table is measured on")
     ap.add_argument("--seeds", type=int, default=3, help="fine-tunes (seeds 0, 1, ...) the numbers are the mean of")
     args = ap.parse_args()
+    args.lr = args.lr or engine.FINETUNE_DEFAULT_LR[engine.get_card(args.model).task]
     with tempfile.TemporaryDirectory(prefix="restora-finetune-bench-") as folder:
         os.environ["RESTORA_DATA_DIR"] = str(Path(folder) / "data")     # keep the benchmark's model out of yours
         res = run(Path(folder), args)

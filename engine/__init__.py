@@ -22,6 +22,7 @@ from .models import ModelCard, find_model, get_card, list_models, user_data_dir,
 from .morphology import dilate_step, grow_mask
 from .pipeline import STEP_NAMES, Step, check_installed, parse_steps
 from .region import Box, Region, blend_region, paste_hard
+from .training.finetune_data import DEFAULT_LR as FINETUNE_DEFAULT_LR
 from .training.finetune_data import TASKS as FINETUNE_TASKS
 from .training.finetune_data import (METRIC_LABELS, FinetuneRequest, FinetuneResult, FinetuneStatus, TrainingPair,
                                      check_new_name, find_pairs, split_validation)
@@ -57,6 +58,6 @@ __all__ = [
     "Progress", "RepairRequest", "RestoreRequest", "RunOptions", "UpscaleRequest",
     "BatchProgress", "BatchReport", "BatchRequest", "FileOutcome", "preview_first", "read_report", "report_path",
     "run_batch", "STEP_NAMES", "Step", "check_installed", "parse_steps",
-    "FINETUNE_TASKS", "METRIC_LABELS", "FinetuneRequest", "FinetuneResult", "FinetuneStatus", "TrainingPair",
-    "check_new_name", "find_pairs", "split_validation", *_LAZY,
+    "FINETUNE_DEFAULT_LR", "FINETUNE_TASKS", "METRIC_LABELS", "FinetuneRequest", "FinetuneResult", "FinetuneStatus",
+    "TrainingPair", "check_new_name", "find_pairs", "split_validation", *_LAZY,
 ]

@@ -16,7 +16,7 @@ from .imageio import SAVE_FORMATS, load_image, load_mask, save_image
 from .jobs import run_job
 from .models import broken_cards, find_model, get_card, list_models, user_models_dir
 from .pipeline import check_installed, parse_steps
-from .training.finetune_data import METRIC_LABELS, FinetuneRequest, FinetuneStatus
+from .training.finetune_data import DEFAULT_LR as FINETUNE_DEFAULT_LR, METRIC_LABELS, FinetuneRequest, FinetuneStatus
 from .types import DETECT_WORK_SIDE, Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions, UpscaleRequest
 
 VERBS = ("restore", "mask", "repair", "upscale", "batch", "finetune", "models")
@@ -146,7 +146,8 @@ def _finetune_parser(sub) -> None:
     data.add_argument("--clean-only", metavar="DIR", help="clean images only; synthetic damage makes the inputs")
     p.add_argument("--clean", metavar="DIR", help="clean images (or masks) paired with --degraded")
     p.add_argument("--steps", type=int, default=defaults.steps, help="training steps (default %(default)s)")
-    p.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate (default %(default)g)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: "
+                   + ", ".join(f"{lr:g} for a {task} model" for task, lr in FINETUNE_DEFAULT_LR.items()) + ")")
     p.add_argument("--batch", type=int, default=defaults.batch, help="patches per step (default %(default)s)")
     p.add_argument("--patch", type=int, default=defaults.patch, help="patch side in pixels (default %(default)s)")
     p.add_argument("--eval-every", type=int, default=0, metavar="N",

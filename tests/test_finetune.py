@@ -54,6 +54,7 @@ def test_finetune_saves_a_user_model_that_is_listed_at_once(tiny, pairs):
     assert (card.arch, card.params, card.channels, card.scale) == (base.arch, base.params, base.channels, base.scale)
     training = card.training
     assert training["base_model"] == "test-restore" and training["steps"] == 3 and not training["cancelled"]
+    assert training["lr"] == finetune_module.DEFAULT_LR["restore"] and " --lr 0.001 " in training["command"]
     assert training["data"]["degraded"] == str(degraded) and training["data"]["clean"] == str(clean)
     assert training["data"]["train"] == ["p0", "p1", "p3", "p4"] and training["data"]["validation"] == ["p2"]
     assert training["command"].startswith("python main.py finetune --model test-restore --degraded ")
@@ -90,6 +91,7 @@ def test_mask_model_pairs_images_with_masks(tiny, tmp_path):
     card = engine.get_card("masks-mine")
     assert statuses[-1].metric == "iou" and card.training["data"]["degraded"] == str(images)
     assert card.training["data"]["rehearsal"] == finetune_module.REHEARSAL
+    assert card.training["lr"] == finetune_module.DEFAULT_LR["mask"] == 1e-4      # the task's own default
     before, after = result.known_damage          # the project's damage over the validation picture
     assert card.benchmarks["known_damage"] == {"metric": "iou", "before": before, "after": after, "images": 1}
     assert f"IoU {before:.3g} -> {after:.3g}" in result.known_damage_note()

@@ -115,3 +115,20 @@ def test_the_folders_are_named_as_the_models_task_reads_them(dialog):
     assert not dialog.degraded_row.isEnabled()
     dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-restore"))
     assert dialog.paired_radio.isEnabled() and form.labelForField(dialog.degraded_row).text() == "Degraded"
+
+
+def test_the_learning_rate_is_the_tasks_own(qtbot, dialog, tmp_path):
+    """Each task starts at its default learning rate (a detector's is lower: it forgets less);
+    a rate the person chose is remembered for that task only."""
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-mask"))
+    assert dialog.lr_spin.value() == pytest.approx(engine.FINETUNE_DEFAULT_LR["mask"]) == pytest.approx(1e-4)
+    fill(dialog, tmp_path, "my-pages", steps=1)             # a restore model
+    assert dialog.lr_spin.value() == pytest.approx(engine.FINETUNE_DEFAULT_LR["restore"])
+    dialog.lr_spin.setValue(5e-4)
+    with qtbot.waitSignal(dialog.finetune_finished, timeout=TIMEOUT) as finished:
+        assert dialog.start()
+    assert engine.get_card(finished.args[0].name).training["lr"] == pytest.approx(5e-4)
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-mask"))
+    assert dialog.lr_spin.value() == pytest.approx(1e-4)
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("test-restore"))
+    assert dialog.lr_spin.value() == pytest.approx(5e-4)

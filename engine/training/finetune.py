@@ -24,6 +24,7 @@ save). The job then stops as cancelled.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from ..types import CancelToken, Progress
 from .common import atomic_torch_save, cosine_lr, export_model, uses_bf16
 from .damage import batch_tensors, evaluate, loss_fn, repair_sample, to_input, train_mode
 from .finetune_data import (
+    DEFAULT_LR,
     METRIC_LABELS,
     METRICS,
     TASKS,
@@ -82,7 +84,7 @@ def check_request(req: FinetuneRequest) -> tuple[ModelCard, list[TrainingPair], 
         raise RestoraError(f"model {card.name!r}: restore models clean the luminance and take one channel")
     if card.task == "repair" and req.degraded_dir is not None:
         raise RestoraError("a repair model is fine-tuned on clean images only (the damage is synthetic)")
-    if req.steps < 1 or req.batch < 1 or req.lr <= 0 or not 0 < req.validation_fraction < 1:
+    if req.steps < 1 or req.batch < 1 or (req.lr or 1) <= 0 or not 0 < req.validation_fraction < 1:
         raise RestoraError("steps and batch must be at least 1, the learning rate positive and the "
                            "validation fraction between 0 and 1")
     multiple = 2 ** card.params.get("depth", 3)     # the U-Net's input multiple
@@ -282,6 +284,8 @@ def finetune(req: FinetuneRequest, cancel: CancelToken | None = None) -> Generat
     FinetuneResult. RestoraError (before any training) when the request cannot run."""
     base, train_pairs, val_pairs = check_request(req)
     task = base.task
+    if req.lr is None:
+        req = dataclasses.replace(req, lr=DEFAULT_LR[task])
     metric, higher_is_better = METRICS[task]
     label = METRIC_LABELS[metric]
 

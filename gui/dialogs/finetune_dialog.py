@@ -201,10 +201,13 @@ class FinetuneDialog(QDialog):
         self._show_task()
         return group
 
+    def _task(self) -> str:
+        return self._tasks.get(self.model_combo.currentData(), "restore")
+
     def _show_task(self) -> None:
         """Name the folders as the chosen model's task reads them: a detector's pairs are
         images and their masks; a repair model learns from clean images only."""
-        task = self._tasks.get(self.model_combo.currentData(), "restore")
+        task = self._task()
         pairs, degraded, clean = PAIR_WORDS[task]
         self.paired_radio.setText(pairs)
         self.paired_radio.setEnabled(task != "repair")
@@ -212,6 +215,11 @@ class FinetuneDialog(QDialog):
             self.clean_only_radio.setChecked(True)
         self._data_form.labelForField(self.degraded_row).setText(degraded)
         self._data_form.labelForField(self._clean_row).setText(clean if self.paired_radio.isChecked() else "Clean")
+
+    def _show_lr(self) -> None:
+        """The learning rate last used for the chosen model's task, or the task's default."""
+        default = engine.FINETUNE_DEFAULT_LR[self._task()]
+        self.lr_spin.setValue(float(self.settings.value(f"{KEY}lr/{self._task()}", default) or default))
 
     def _build_settings_group(self) -> QGroupBox:
         group = QGroupBox("Training", self)
@@ -224,7 +232,8 @@ class FinetuneDialog(QDialog):
         self.lr_spin.setDecimals(6)
         self.lr_spin.setRange(1e-6, 0.1)
         self.lr_spin.setSingleStep(1e-4)
-        self.lr_spin.setValue(float(self.settings.value(KEY + "lr", defaults.lr) or defaults.lr))
+        self._show_lr()
+        self.model_combo.currentIndexChanged.connect(self._show_lr)
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 256)
         self.batch_spin.setValue(int(self.settings.value(KEY + "batch", defaults.batch) or defaults.batch))
@@ -321,7 +330,7 @@ class FinetuneDialog(QDialog):
 
     def _remember(self, req: engine.FinetuneRequest) -> None:
         for key, value in (("model", req.model), ("clean_only", req.degraded_dir is None),
-                           ("clean", str(req.clean_dir)), ("steps", req.steps), ("lr", req.lr),
+                           ("clean", str(req.clean_dir)), ("steps", req.steps), (f"lr/{self._task()}", req.lr),
                            ("batch", req.batch), ("patch", req.patch), ("device", req.device)):
             self.settings.setValue(KEY + key, value)
         if req.degraded_dir is not None:
