@@ -141,6 +141,9 @@ def test_names_that_cannot_be_used(tiny, pairs):
             next(finetune(FinetuneRequest("test-restore", shipped[0], clean, degraded, **FAST)))
     with pytest.raises(engine.RestoraError, match="restore, mask, repair"):
         next(finetune(FinetuneRequest("test-sr-x2", "sr-mine", clean, degraded, **FAST)))
+    for lr in (0.0, -1e-3):
+        with pytest.raises(engine.RestoraError, match="learning rate positive"):
+            next(finetune(FinetuneRequest("test-restore", "mine", clean, degraded, lr=lr, **FAST)))
 
 
 @pytest.fixture

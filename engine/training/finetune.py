@@ -84,7 +84,7 @@ def check_request(req: FinetuneRequest) -> tuple[ModelCard, list[TrainingPair], 
         raise RestoraError(f"model {card.name!r}: restore models clean the luminance and take one channel")
     if card.task == "repair" and req.degraded_dir is not None:
         raise RestoraError("a repair model is fine-tuned on clean images only (the damage is synthetic)")
-    if req.steps < 1 or req.batch < 1 or (req.lr or 1) <= 0 or not 0 < req.validation_fraction < 1:
+    if req.steps < 1 or req.batch < 1 or (req.lr is not None and req.lr <= 0) or not 0 < req.validation_fraction < 1:
         raise RestoraError("steps and batch must be at least 1, the learning rate positive and the "
                            "validation fraction between 0 and 1")
     multiple = 2 ** card.params.get("depth", 3)     # the U-Net's input multiple

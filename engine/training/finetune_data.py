@@ -59,8 +59,8 @@ class FinetuneRequest:
         data = (["--degraded", str(self.degraded_dir), "--clean", str(self.clean_dir)] if self.degraded_dir
                 else ["--clean-only", str(self.clean_dir)])
         args = ["python", "main.py", "finetune", "--model", self.model, *data, "--name", self.name,
-                "--steps", str(self.steps), *(["--lr", f"{self.lr:g}"] if self.lr else []), "--batch", str(self.batch),
-                "--patch", str(self.patch), "--device", self.device]
+                "--steps", str(self.steps), *(["--lr", f"{self.lr:g}"] if self.lr is not None else []),
+                "--batch", str(self.batch), "--patch", str(self.patch), "--device", self.device]
         return shlex.join(args)
 
 
