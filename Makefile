@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/sr.py
 	$(PY) benchmarks/finetune.py
 	$(PY) benchmarks/finetune.py --model damage-unet
+	$(PY) benchmarks/finetune.py --model repair-unet
 	$(PY) benchmarks/batch_throughput.py
 	$(PY) benchmarks/gui_responsiveness.py
 	$(PY) benchmarks/gui_memory.py
