@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 from PIL import Image as PILImage
-from common import DATASETS, ROOT, print_table, update_card, write_result
+from common import DATASETS, ROOT, print_table, psnr_in, update_card, write_result
 
 import engine
 from engine.errors import ModelNotInstalledError
@@ -61,14 +61,6 @@ LOOSE_PX = 4        # how far past the damage a loose, hand-painted mask reaches
 SCAN_FACTOR = 4     # scan-size pictures: the damaged pictures enlarged this many times
 SCAN_MIRROR = 3     # scan-size repair: each picture mirrored this many times across and down
 SCAN_PAGE = 2.4     # scan-size pages: each page (about 130 dpi) mirrored 2x2 and enlarged this many times
-
-
-def psnr_in(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
-    m = mask > 0.5
-    if not m.any():
-        return None
-    mse = float(np.mean((a[m].astype(np.float64) - b[m]) ** 2))
-    return 10 * np.log10(1 / max(mse, 1e-10))
 
 
 def iou(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage, ImageFilter
 
-from common import DATASETS, print_table, write_result
+from common import DATASETS, print_table, psnr_in, write_result
 
 import engine
 from engine.ops.common import luminance
@@ -171,11 +171,6 @@ def repair_case(args) -> tuple[list, dict]:
             for d, region, c in held_out]))}
     return train, {"measure": measure, "input": {
         "held_out_psnr_in_region": float(np.mean([psnr_in(r, d, c) for d, r, c in held_out]))}}
-
-
-def psnr_in(region: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a[region > 0.5].astype(np.float64) - b[region > 0.5]) ** 2))
-    return 10 * math.log10(1 / max(mse, 1e-10))
 
 
 CASES = {"document-unet": (document_case, "finetune", "patterned"),
