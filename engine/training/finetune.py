@@ -244,8 +244,8 @@ class _Best:
 
 def _save(req: FinetuneRequest, base: ModelCard, net: torch.nn.Module, best: _Best, data: dict, device: torch.device,
           steps_done: int, cancelled: bool = False, known_damage: tuple[float, float] | None = None) -> Path:
-    """Export the best weights as the user model `req.name` with its card; returns the card's path."""
-    net.load_state_dict(best.state)
+    """Export `net`, holding the best weights, as the user model `req.name` with its card;
+    returns the card's path."""
     card = {
         "name": req.name, "task": base.task, "title": f"{base.title or base.name}, fine-tuned ({req.name})",
         "arch": base.arch, "params": base.params, "scale": base.scale, "channels": base.channels,
@@ -344,6 +344,7 @@ def finetune(req: FinetuneRequest, cancel: CancelToken | None = None) -> Generat
                          loss=loss_value, value=value, before=before, preview=preview)
     except (Cancelled, GeneratorExit, KeyboardInterrupt):
         if req.save_on_cancel and best.step > 0:
+            net.load_state_dict(best.state)
             _save(req, base, net, best, data, device, step, cancelled=True)
         raise
     net.load_state_dict(best.state)
