@@ -155,7 +155,9 @@ class _Data:
                 damaged, mask = damage(rng, crops[0])
                 return damaged, mask, crops[0]
             mask = crops[1][..., 0]
-            if rehearse if rehearse is not None else not centre and rng.random() < REHEARSAL:
+            if rehearse is None:
+                rehearse = not centre and rng.random() < REHEARSAL
+            if rehearse:
                 damaged, extra = damage(rng, crops[0])
                 # validating (centre) measures the project's damage alone: the person's marks are unsure
                 return damaged, np.maximum(extra, 0.5 * mask) if centre else np.maximum(mask, extra), crops[0]
