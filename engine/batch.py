@@ -65,6 +65,7 @@ class FileOutcome:
     output: str | None = None        # path relative to the output folder
     reason: str = ""
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)   # what loading it changed or dropped
 
 
 @dataclass
@@ -86,6 +87,7 @@ class BatchReport:
         lines += [f"failed: {f.reason}" for f in self.files if f.status == "failed"]
         lines += [f"skipped: {f.source}: {f.reason}" for f in self.files if f.status == "skipped"]
         lines += [f"done: {f.source} -> {f.output} ({f.seconds:.2f} s)" for f in self.files if f.status == "done"]
+        lines += [f"warning: {f.source}: {w}" for f in self.files for w in f.warnings]
         return "\n".join(lines)
 
 
@@ -144,6 +146,30 @@ def output_format(source_format: str | None, requested: str | None) -> str:
 
 def _shard_suffix(shard: tuple[int, int]) -> str:
     return f".shard-{shard[0]}-of-{shard[1]}" if shard[1] > 1 else ""
+
+
+class OutputClaims:
+    """The outputs of one run, claimed one by one: an output may not be one of the run's
+    inputs (an input is never modified, --overwrite or not) nor one another input of the
+    run already wrote (two inputs with the same stem)."""
+
+    def __init__(self, inputs: list[Path]):
+        self._inputs = {p.resolve() for p in inputs}
+        self._claimed: dict[Path, str] = {}
+
+    def claim(self, target: Path, source: Path, label: str) -> None:
+        """Claim `target` for `source` (named `label` in a later refusal) or raise RestoraError."""
+        if target.resolve() in self._inputs:
+            which = "the input itself" if target.resolve() == source.resolve() else "another input"
+            raise RestoraError(f"{source}: its output {target} would replace {which}; write to another folder")
+        if target in self._claimed:
+            raise RestoraError(f"{source}: its output {target.name} would overwrite the output of "
+                               f"{self._claimed[target]} (same name stem)")
+        self._claimed[target] = label
+
+    def mark(self, target: Path, label: str) -> None:
+        """Record an output written in an earlier run, without checks."""
+        self._claimed[target] = label
 
 
 def report_path(req: BatchRequest, suffix: str = ".json") -> Path:
@@ -208,7 +234,7 @@ def run_batch(req: BatchRequest, cancel: CancelToken | None = None) -> Generator
     report = BatchReport(str(req.input_dir), str(req.output_dir), [str(s) for s in req.steps])
     req.output_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(req)
-    claimed: dict[Path, str] = {}
+    claims = OutputClaims(files)
     try:
         for i, path in enumerate(files):
             rel = path.relative_to(req.input_dir)
@@ -222,15 +248,13 @@ def run_batch(req: BatchRequest, cancel: CancelToken | None = None) -> Generator
                 done_before = None if req.overwrite else manifest.finished_output(name, source)
                 if done_before is not None:
                     outcome.status, outcome.output, outcome.reason = "skipped", done_before, "done in an earlier run"
-                    claimed[req.output_dir / done_before] = name
+                    claims.mark(req.output_dir / done_before, name)
                     continue
                 image = load_image(path)
+                outcome.warnings = list(image.warnings)
                 target = req.output_dir / rel.parent / f"{rel.stem}.{output_format(image.source_format, req.format)}"
                 outcome.output = target.relative_to(req.output_dir).as_posix()
-                if target in claimed:
-                    raise RestoraError(f"{path}: its output {target.name} would overwrite the output of "
-                                       f"{claimed[target]} (same name stem)")
-                claimed[target] = name
+                claims.claim(target, path, name)
                 if target.exists() and not req.overwrite:
                     outcome.status, outcome.reason = "skipped", "output exists (use --overwrite to redo it)"
                     continue

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .batch import BatchRequest, find_images, output_format, run_batch
+from .batch import BatchRequest, OutputClaims, find_images, output_format, run_batch
 from .errors import Cancelled, DeviceError, ModelError, ModelNotInstalledError, RestoraError
 from .imageio import SAVE_FORMATS, load_image, load_mask, save_image
 from .jobs import run_job
@@ -214,19 +214,16 @@ def _run_files(args, check, job_for, write=None) -> int:
         _error(m)
     failed = len(missing)
     out_dir = Path(args.output)
-    claimed: dict[Path, Path] = {}                 # output -> the input that wrote it in this run
+    claims = OutputClaims(files)
     for path in tqdm(files, desc="files", file=sys.stderr, disable=None if len(files) > 1 else True):
         bar = _Bar(path.name)
         try:
             image = load_image(path)
             for w in image.warnings:
-                tqdm.write(f"warning: {w}", file=sys.stderr)
+                tqdm.write(f"warning: {path}: {w}", file=sys.stderr)
             ext = "png" if write else output_format(image.source_format, args.format)
             target = out_dir / f"{path.stem}.{ext}"
-            if target in claimed:
-                raise RestoraError(f"{path}: its output {target.name} would overwrite the output of "
-                                   f"{claimed[target]} (same name stem)")
-            claimed[target] = path
+            claims.claim(target, path, str(path))
             if target.exists() and not args.overwrite:
                 tqdm.write(f"skipped {path}: {target} exists (use --overwrite)", file=sys.stderr)
                 continue
@@ -351,6 +348,8 @@ def cmd_batch(args) -> int:
     for f in report.files:
         if f.status == "failed":
             _error(f.reason)
+        for w in f.warnings:
+            print(f"warning: {in_dir / f.source}: {w}", file=sys.stderr)
     print(report.summary().splitlines()[0], file=sys.stderr)
     return EXIT_FAILED if report.count("failed") else EXIT_OK
 

@@ -195,7 +195,7 @@ def _load_from(fh, name: str, limit: int) -> Image:
         orientation, exif = _exif_of(im, notes)
         frames = _frame_count(im)
     if frames > 1:
-        notes.append(f"{os.path.basename(name)} has {frames} frames; only the first is used")
+        notes.append(f"it has {frames} frames; only the first is used")
     pixels, alpha = _orient(pixels, alpha, orientation)
     return Image(pixels=np.ascontiguousarray(pixels, dtype=np.float32),
                  alpha=None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32),

@@ -492,7 +492,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("folders/open", os.path.dirname(path))
         self._remember_recent(path)
         if image.warnings:
-            self.statusBar().showMessage("; ".join(image.warnings), 15000)
+            self.statusBar().showMessage(f"{os.path.basename(path)}: " + "; ".join(image.warnings), 15000)
         else:
             self.statusBar().clearMessage()
         self.open_finished.emit(path, True)

@@ -124,6 +124,38 @@ def test_same_stem_inputs_do_not_overwrite_each_other(tiny, tmp_path, capsys):
     assert PILImage.open(out / "a.png").size == (40, 30)           # the first input's mask is kept
 
 
+def test_an_input_is_never_replaced_by_an_output_even_with_overwrite(tiny, tmp_path, capsys):
+    """Writing into the inputs' own folder: an output named like an input (its own, or another
+    input's, as a.jpg's mask a.png) is refused, --overwrite or not; the rest are written."""
+    folder = tmp_path / "in"
+    own, other, jpg = _png(folder / "own.png"), _png(folder / "a.png"), _png(folder / "a.jpg")
+    _png(folder / "b.gif")                                          # its output is b.png
+    digests = {p: _digest(p) for p in folder.iterdir()}
+    assert main(["mask", str(own), str(jpg), str(other), "-o", str(folder), "--model", "test-mask",
+                 "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert f"{own}: its output {own} would replace the input itself; write to another folder" in err
+    assert f"{jpg}: its output {other} would replace another input" in err
+    assert f"{other}: its output {other} would replace the input itself" in err
+    assert main(["batch", str(folder), "-o", str(folder), "--steps", "restore@test-restore", "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("would replace the input itself") == 3 and "1 done, 0 skipped, 3 failed" in err
+    assert {p: _digest(p) for p in digests} == digests
+    assert (folder / "b.png").is_file()
+
+
+def test_load_warnings_name_the_file(tiny, tmp_path, capsys):
+    gif = tmp_path / "in" / "anim.gif"
+    gif.parent.mkdir()
+    frames = [PILImage.new("RGB", (20, 10), c) for c in ("red", "blue")]
+    frames[0].save(gif, save_all=True, append_images=frames[1:])
+    assert main(["restore", str(gif), "-o", str(tmp_path / "out"), "--model", "test-restore"]) == 0
+    assert f"warning: {gif}: it has 2 frames; only the first is used" in capsys.readouterr().err
+    assert main(["batch", str(gif.parent), "-o", str(tmp_path / "out2"), "--steps", "restore@test-restore"]) == 0
+    assert f"warning: {gif}: it has 2 frames" in capsys.readouterr().err
+    assert "warning: anim.gif: it has 2 frames" in (tmp_path / "out2" / "restora-report.txt").read_text()
+
+
 def test_mask_soft_is_8bit_probability(tiny, tmp_path):
     src = _png(tmp_path / "a.jpg")
     assert main(["mask", str(src), "-o", str(tmp_path / "o"), "--model", "test-mask", "--soft"]) == 0
