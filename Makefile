@@ -27,15 +27,7 @@ test: $(STAMP)
 # benchmarks/damage.py compares with OpenCV's inpainting (the bench extra).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]" "$(TORCH_SPEC)"
-	$(PY) benchmarks/doc_restore.py
-	$(PY) benchmarks/damage.py
-	$(PY) benchmarks/sr.py
-	$(PY) benchmarks/finetune.py
-	$(PY) benchmarks/finetune.py --model damage-unet
-	$(PY) benchmarks/finetune.py --model repair-unet
-	$(PY) benchmarks/batch_throughput.py
-	$(PY) benchmarks/gui_responsiveness.py
-	$(PY) benchmarks/gui_memory.py
+	$(PY) main.py bench
 
 # Debian font packages give the synthetic page generator its variety of type faces.
 FONT_PACKAGES := fonts-dejavu fonts-liberation fonts-freefont-ttf fonts-urw-base35 \

@@ -1,5 +1,5 @@
 """Restora's entry point: no arguments, an image or a folder open the editor; a verb
-(restore, mask, repair, upscale, batch, models) runs the headless command line."""
+(restore, mask, repair, upscale, batch, finetune, models, bench) runs the headless command line."""
 from __future__ import annotations
 
 import sys

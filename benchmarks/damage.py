@@ -154,6 +154,11 @@ def main() -> int:
                          "installed as a user model, e.g. RESTORA_DATA_DIR=/tmp/try with /tmp/try/models/damage-unet.*")
     ap.add_argument("--draws", type=int, default=3, help="damaged versions of each picture (steadier means)")
     args = ap.parse_args()
+    try:
+        import cv2  # noqa: F401 - checked before the half hour of work that ends in the Telea rows
+    except ImportError:
+        ap.exit(2, "benchmarks/damage.py: OpenCV (the Telea baseline) is not installed: "
+                   "pip install -e '.[bench]' (make bench does)\n")
     _, val_paths = picture_paths(DATASETS)
     pictures = [c for c in (p.astype(np.float32) / 255 for p in load_rgb(val_paths, 64)) for _ in range(args.draws)]
     is_page = [p.relative_to(DATASETS).parts[0] == "docs" for p in val_paths]

@@ -4,6 +4,7 @@ verbs, a progress bar on stderr, and the exit codes 0 (all inputs done),
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,8 +20,13 @@ from .pipeline import check_installed, parse_steps
 from .training.finetune_data import DEFAULT_LR as FINETUNE_DEFAULT_LR, METRIC_LABELS, FinetuneRequest, FinetuneStatus
 from .types import DETECT_WORK_SIDE, Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions, UpscaleRequest
 
-VERBS = ("restore", "mask", "repair", "upscale", "batch", "finetune", "models")
+VERBS = ("restore", "mask", "repair", "upscale", "batch", "finetune", "models", "bench")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"   # in the source checkout
+# Each benchmark script and the argument lists `bench` runs it with, in the order it runs them.
+BENCH_RUNS = {"doc_restore": [[]], "damage": [[]], "sr": [[]],
+              "finetune": [[], ["--model", "damage-unet"], ["--model", "repair-unet"]],
+              "batch_throughput": [[]], "gui_responsiveness": [[]], "gui_memory": [[]]}
 
 DESCRIPTION = """Restora: local image restoration.
 
@@ -125,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     _finetune_parser(sub)
     sub.add_parser("models", help="list models with their measured quality",
                    description="List shipped and user models with their measured benchmark numbers.")
+    p = sub.add_parser("bench", help="run the benchmarks (tables, benchmarks/results/*.json, model cards)",
+                       description="Run the project's benchmark scripts (" + str(BENCHMARKS) + "), all of them or "
+                                   "those named, as `make bench` does: each prints its tables and writes its "
+                                   "results JSON, and the quality ones write their numbers into the model cards. "
+                                   "The damage benchmark alone takes about 35 minutes on 2 CPU cores. For a "
+                                   "script's own options run it directly, e.g. python benchmarks/damage.py --help.")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help=f"benchmarks to run (default: all): {', '.join(BENCH_RUNS)}")
     return ap
 
 
@@ -417,8 +431,28 @@ def cmd_models(args) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args) -> int:
+    unknown = [n for n in args.names if n not in BENCH_RUNS]
+    if unknown:
+        _error(f"no benchmark named {', '.join(unknown)}; the benchmarks are {', '.join(BENCH_RUNS)}")
+        return EXIT_USAGE
+    if not BENCHMARKS.is_dir():
+        _error(f"{BENCHMARKS}: no such folder; the benchmarks come with the source checkout, not the package")
+        return EXIT_USAGE
+    failed = []
+    for name in args.names or BENCH_RUNS:
+        for extra in BENCH_RUNS[name]:
+            run = " ".join([f"benchmarks/{name}.py", *extra])
+            print(f"bench: {run}", file=sys.stderr, flush=True)
+            if subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), *extra]).returncode != 0:
+                failed.append(run)
+    for run in failed:
+        _error(f"{run} failed (its output above says why)")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 COMMANDS = {"restore": cmd_restore, "mask": cmd_mask, "repair": cmd_repair, "upscale": cmd_upscale,
-            "batch": cmd_batch, "finetune": cmd_finetune, "models": cmd_models}
+            "batch": cmd_batch, "finetune": cmd_finetune, "models": cmd_models, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

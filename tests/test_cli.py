@@ -35,7 +35,7 @@ def _digest(path: Path) -> str:
 def test_help_documents_every_verb():
     res = subprocess.run([sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0
-    for verb in ("restore", "mask", "repair", "upscale", "batch", "models"):
+    for verb in ("restore", "mask", "repair", "upscale", "batch", "finetune", "models", "bench"):
         assert verb in res.stdout
     res = subprocess.run([sys.executable, "main.py", "batch", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert "--shard" in res.stdout and "--recursive" in res.stdout
@@ -51,6 +51,30 @@ def test_the_editor_says_which_images_it_did_not_open(monkeypatch, capsys):
     assert opened == ["a.png"]
     assert "not opened: b.png, c.jpg" in capsys.readouterr().err
     assert entry.main(["a.png"]) == 0 and capsys.readouterr().err == ""
+
+
+def test_bench_runs_the_benchmark_scripts_and_names_those_that_failed(monkeypatch, capsys):
+    import engine.cli
+
+    runs = []
+
+    def fake_run(cmd):
+        runs.append(cmd)
+        return subprocess.CompletedProcess(cmd, 3 if cmd[2:] == ["--model", "damage-unet"] else 0)
+
+    monkeypatch.setattr(engine.cli.subprocess, "run", fake_run)
+    assert main(["bench", "finetune", "sr"]) == 1
+    script = str(ROOT / "benchmarks" / "finetune.py")
+    assert runs == [[sys.executable, script], [sys.executable, script, "--model", "damage-unet"],
+                    [sys.executable, script, "--model", "repair-unet"],
+                    [sys.executable, str(ROOT / "benchmarks" / "sr.py")]]
+    assert all(Path(cmd[1]).is_file() for cmd in runs)
+    assert "error: benchmarks/finetune.py --model damage-unet failed" in capsys.readouterr().err
+    runs.clear()
+    assert main(["bench"]) == 1 and len(runs) == 9 and Path(runs[0][1]).name == "doc_restore.py"
+    runs.clear()
+    assert main(["bench", "speed"]) == 2 and runs == []
+    assert "no benchmark named speed" in capsys.readouterr().err
 
 
 def test_bad_usage_exits_2(capsys):
