@@ -32,17 +32,6 @@ def machine() -> dict:
     return info
 
 
-def psnr_in(mask, a, b) -> float | None:
-    """PSNR (peak 1) of image `a` against `b` over the pixels where `mask` > 0.5; None if there are none."""
-    import numpy as np
-
-    m = mask > 0.5
-    if not m.any():
-        return None
-    mse = float(np.mean((a[m].astype(np.float64) - b[m]) ** 2))
-    return 10 * np.log10(1 / max(mse, 1e-10))
-
-
 def print_table(headers: list[str], rows: list[list]) -> None:
     cells = [[f"{c:.4f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]

@@ -44,11 +44,12 @@ import time
 
 import numpy as np
 from PIL import Image as PILImage
-from common import DATASETS, ROOT, print_table, psnr_in, update_card, write_result
+from common import DATASETS, ROOT, print_table, update_card, write_result
 
 import engine
 from engine.errors import ModelNotInstalledError
 from engine.jobs import run_job
+from engine.metrics import damage_iou, damage_masks, iou, psnr_in
 from engine.morphology import grow_mask
 from engine.ops.segment import VIEWS, looks_like_page
 from engine.training.common import enlarged as enlarged_uint8
@@ -61,12 +62,6 @@ LOOSE_PX = 4        # how far past the damage a loose, hand-painted mask reaches
 SCAN_FACTOR = 4     # scan-size pictures: the damaged pictures enlarged this many times
 SCAN_MIRROR = 3     # scan-size repair: each picture mirrored this many times across and down
 SCAN_PAGE = 2.4     # scan-size pages: each page (about 130 dpi) mirrored 2x2 and enlarged this many times
-
-
-def iou(pred: np.ndarray, truth: np.ndarray) -> float:
-    """IoU of two boolean masks; both empty counts as 1."""
-    u = int((pred | truth).sum())
-    return int((pred & truth).sum()) / u if u else 1.0
 
 
 def detect(pixels: np.ndarray, scale: float | None = None) -> np.ndarray:
@@ -96,11 +91,6 @@ def scanned_page(page: np.ndarray) -> np.ndarray:
     h, w = page.shape[:2]
     big = enlarged_uint8(mirrored(page, 2), (round(2 * w * SCAN_PAGE), round(2 * h * SCAN_PAGE)))
     return big.astype(np.float32) / 255
-
-
-def judged(pred: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted, true) damage as boolean masks; the generator's unsure pixels count neither way."""
-    return (pred > 0.5) & (labels != 0.5), labels == 1
 
 
 def _mean(values: list) -> float:
@@ -210,7 +200,7 @@ def main() -> int:
     aged_ious = []
     for clean in pictures if has_mask else []:
         damaged, labels = damage(rng, age(rng, clean))
-        aged_ious.append(iou(*judged(detect(damaged), labels)))
+        aged_ious.append(damage_iou(detect(damaged), labels))
     per_kind, false_alarm = {}, {}
     if has_mask:
         once = pictures[::args.draws]
@@ -218,7 +208,7 @@ def main() -> int:
             inter_k = union_k = 0
             for clean in once:
                 damaged, labels = damage(rng, clean, kinds=(kind,))
-                p, g = judged(detect(damaged), labels)
+                p, g = damage_masks(detect(damaged), labels)
                 inter_k, union_k = inter_k + int((p & g).sum()), union_k + int((p | g).sum())
             per_kind[kind] = inter_k / max(union_k, 1)
         for name, prep in (("plain", lambda c: c), ("aged", lambda c: age(rng, c)),
@@ -231,13 +221,13 @@ def main() -> int:
             big_labels = enlarged(labels, SCAN_FACTOR, PILImage.NEAREST)
             big_clean = np.clip(enlarged(clean, SCAN_FACTOR, PILImage.BICUBIC), 0, 1)
             for name, scale in (("reduced", None), ("full", 1.0)):
-                scan[name].append(iou(*judged(detect(big, scale), big_labels)))
+                scan[name].append(damage_iou(detect(big, scale), big_labels))
                 scan[name + "_false"].append(detect(big_clean, scale).mean())
         for page in pages:
             big = scanned_page(page)
             damaged, labels = damage(rng, big)
             for name, scale in (("page", None), ("photo", DETECT_WORK_SIDE / min(big.shape[:2]))):
-                scan[name].append(iou(*judged(detect(damaged, scale), labels)))
+                scan[name].append(damage_iou(detect(damaged, scale), labels))
                 scan[name + "_false"].append(detect(big, scale).mean())
     p_scan = {}          # repair at scan size: as the op does, at full size only, Telea; with loose masks
     for clean in pictures[::args.draws]:

@@ -19,6 +19,7 @@ from common import DATASETS, ROOT, print_table, timed, update_card, write_result
 
 import engine
 from engine.jobs import run_job
+from engine.metrics import rmse
 from engine.training.common import enlarged
 from engine.training.restore import validation_pairs
 from engine.training.synth_docs import colour_page
@@ -26,10 +27,6 @@ from engine.types import Image, RestoreRequest, RunOptions
 
 
 SCAN_FACTORS = (2, 3)     # the validation pages also enlarged this many times (250-400 dpi)
-
-
-def rmse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
 
 
 def classical_baseline(noisy: np.ndarray) -> np.ndarray:

@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage, ImageFilter
 
-from common import DATASETS, print_table, psnr_in, write_result
+from common import DATASETS, print_table, write_result
 
 import engine
+from engine.metrics import damage_iou, psnr_in
 from engine.ops.common import luminance
 from engine.training.damage import load_rgb, picture_paths, repair_sample
 from engine.training.synth_damage import damage
@@ -107,18 +108,12 @@ def restored(model: str, photos: list[np.ndarray]) -> list[np.ndarray]:
     return [luminance(engine.run_job(engine.restore(engine.Image(pixels=p), request)).pixels) for p in photos]
 
 
-def damage_iou(model: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
+def detector_iou(model: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """Mean over `pairs` (damaged, labels) of the IoU of the damage the op finds with `model`
     (labels 1 damaged, 0 intact, 0.5 unsure: not counted, as in benchmarks/damage.py)."""
     request = engine.MaskRequest(model=model, options=CPU)
-    ious = []
-    for damaged, truth in pairs:
-        found = engine.run_job(engine.detect_damage(engine.Image(pixels=damaged), request)) > 0.5
-        found &= truth != 0.5
-        g = truth == 1
-        union = int((found | g).sum())
-        ious.append(int((found & g).sum()) / union if union else 1.0)
-    return float(np.mean(ious))
+    return float(np.mean([damage_iou(engine.run_job(engine.detect_damage(engine.Image(pixels=damaged), request)),
+                                     truth) for damaged, truth in pairs]))
 
 
 def document_case(args) -> tuple[list, dict]:
@@ -147,8 +142,8 @@ def damage_case(args) -> tuple[list, dict]:
     held_general = [damage(rng, c) for c in others]
 
     def measure(model: str) -> dict:
-        return {"held_out_mould_iou": damage_iou(model, held_mould),
-                "held_out_general_damage_iou": damage_iou(model, held_general)}
+        return {"held_out_mould_iou": detector_iou(model, held_mould),
+                "held_out_general_damage_iou": detector_iou(model, held_general)}
     return train, {"measure": measure, "input": {}}
 
 

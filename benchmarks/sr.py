@@ -18,15 +18,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image as PILImage
 
 from common import DATASETS, ROOT, print_table, timed, update_card, write_result
 
 import engine
 from engine.jobs import run_job
-from engine.training.sr import hr_lr, load_rgb, psnr_y, y_channel
+from engine.metrics import psnr_y, ssim_y
+from engine.training.sr import hr_lr, load_rgb
 from engine.types import Image, RunOptions, UpscaleRequest
 
 PUBLISHED = {  # ../shared/datasets/README.md (Y-channel PSNR)
@@ -35,22 +34,6 @@ PUBLISHED = {  # ../shared/datasets/README.md (Y-channel PSNR)
     2: {"bicubic": (33.66, 30.24), "FSRCNN": (37.00, 32.63), "EDSR-baseline": (37.99, 33.57)},
 }
 SETS = ("Set5", "Set14")
-
-
-def ssim_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
-    """SSIM (Gaussian window 11, sigma 1.5) on the Y channel, border cropped, as in the SR papers."""
-    a = y_channel(np.round(np.clip(sr, 0, 1) * 255) / 255)[border:-border, border:-border]
-    b = y_channel(hr)[border:-border, border:-border]
-    g = torch.exp(-(torch.arange(11, dtype=torch.float64) - 5) ** 2 / (2 * 1.5 ** 2))
-    win = (g[:, None] * g[None, :] / g.sum() ** 2)[None, None]
-    x, y = (torch.from_numpy(v)[None, None] for v in (a, b))
-    mu_x, mu_y = F.conv2d(x, win), F.conv2d(y, win)
-    sxx = F.conv2d(x * x, win) - mu_x ** 2
-    syy = F.conv2d(y * y, win) - mu_y ** 2
-    sxy = F.conv2d(x * y, win) - mu_x * mu_y
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
-    return float(s.mean())
 
 
 def bicubic_up(lr: np.ndarray, scale: int) -> np.ndarray:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..device import resolve_device
+from ..metrics import psnr_y
 from ..nets import build
 from .common import Checkpoints, CsvLog, cosine_lr, export_model, uses_bf16
 
@@ -85,23 +86,6 @@ def make_batch(rng, pairs, weights, batch: int, lr_patch: int, scale: int):
         ys.append(b)
     to_t = lambda arr: torch.from_numpy(np.stack(arr).astype(np.float32) / 255).permute(0, 3, 1, 2)  # noqa: E731
     return to_t(xs), to_t(ys)
-
-
-def y_channel(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma in [16, 235] of RGB in [0, 1] (MATLAB's rgb2ycbcr), float64."""
-    rgb = rgb.astype(np.float64)
-    return 16 + 65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]
-
-
-def psnr_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
-    """PSNR on the Y channel with `border` pixels cropped (the SR literature's protocol);
-    both RGB float in [0, 1], SR rounded to 8 bits first as a saved image would be."""
-    sr = np.round(np.clip(sr, 0, 1) * 255) / 255
-    a, b = y_channel(sr), y_channel(hr)
-    if border:
-        a, b = a[border:-border, border:-border], b[border:-border, border:-border]
-    mse = float(np.mean((a - b) ** 2))
-    return 10 * np.log10(255 ** 2 / max(mse, 1e-10))
 
 
 @torch.inference_mode()
