@@ -157,15 +157,16 @@ class OutputClaims:
         self._inputs = {p.resolve() for p in inputs}
         self._claimed: dict[Path, str] = {}
 
-    def claim(self, target: Path, source: Path, label: str) -> None:
-        """Claim `target` for `source` (named `label` in a later refusal) or raise RestoraError."""
+    def claim(self, target: Path, source: Path, label: str | None = None) -> None:
+        """Claim `target` for `source` (named `label`, else its path, in a later refusal) or raise
+        RestoraError."""
         if target.resolve() in self._inputs:
             which = "the input itself" if target.resolve() == source.resolve() else "another input"
             raise RestoraError(f"{source}: its output {target} would replace {which}; write to another folder")
         if target in self._claimed:
             raise RestoraError(f"{source}: its output {target.name} would overwrite the output of "
                                f"{self._claimed[target]} (same name stem)")
-        self._claimed[target] = label
+        self._claimed[target] = label or str(source)
 
     def mark(self, target: Path, label: str) -> None:
         """Record an output written in an earlier run, without checks."""

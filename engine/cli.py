@@ -237,7 +237,7 @@ def _run_files(args, check, job_for, write=None) -> int:
                 tqdm.write(f"warning: {path}: {w}", file=sys.stderr)
             ext = "png" if write else output_format(image.source_format, args.format)
             target = out_dir / f"{path.stem}.{ext}"
-            claims.claim(target, path, str(path))
+            claims.claim(target, path)
             if target.exists() and not args.overwrite:
                 tqdm.write(f"skipped {path}: {target} exists (use --overwrite)", file=sys.stderr)
                 continue
