@@ -127,7 +127,10 @@ def no_images_reason(folder: Path, recursive: bool) -> str:
 
 def batch_files(req: BatchRequest) -> list[Path]:
     """The input files this request (and its shard) covers, sorted; RestoraError when the
-    folder holds no images at all (a shard may cover none of them)."""
+    folder holds no images at all (a shard may cover none of them) or is the output folder."""
+    if req.output_dir.resolve() == req.input_dir.resolve():
+        raise RestoraError(f"{req.output_dir}: the output folder is the input folder, where outputs named like "
+                           "their inputs would replace them; choose another output folder")
     found = find_images(req.input_dir, req.recursive, req.output_dir.resolve())
     if not found:
         raise RestoraError(no_images_reason(req.input_dir, req.recursive))

@@ -114,7 +114,13 @@ def test_an_incomplete_form_is_refused(dialog, tmp_path):
     fill(dialog, make_folder(tmp_path / "in", 1), tmp_path / "out")
     dialog.restore_box.setChecked(False)
     assert not dialog.start()
-    assert dialog.warnings == ["Choose an existing input folder.", "Choose at least one step."]
+    dialog.restore_box.setChecked(True)
+    dialog.output_edit.setText(str(tmp_path / "in"))
+    assert not dialog.start()
+    assert dialog.warnings == ["Choose an existing input folder.", "Choose at least one step.",
+                               "Choose an output folder other than the input folder: outputs named like their "
+                               "inputs would replace them."]
+    dialog.restore_box.setChecked(False)
     dialog.upscale2_box.setChecked(True)
     dialog.upscale4_box.setChecked(True)
     assert not dialog.upscale2_box.isChecked()

@@ -206,6 +206,9 @@ class BatchExportDialog(QDialog):
             raise engine.RestoraError("Choose an existing input folder.")
         if not target:
             raise engine.RestoraError("Choose an output folder.")
+        if Path(target).resolve() == Path(source).resolve():
+            raise engine.RestoraError("Choose an output folder other than the input folder: outputs named like "
+                                      "their inputs would replace them.")
         steps = self.steps()
         if not steps:
             raise engine.RestoraError("Choose at least one step.")
