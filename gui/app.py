@@ -35,9 +35,20 @@ class _ShownReporter(QObject):
         return False
 
 
+def no_display() -> bool:
+    """True on Linux without a display to open a window on (Qt would abort with a message
+    about its xcb plugin), unless a Qt platform was chosen (e.g. QT_QPA_PLATFORM=offscreen)."""
+    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run(path: str | None = None) -> int:
     """Open the editor (with the image at `path`, if given; a folder opens Batch Export on it)
-    and run until it closes; the exit code."""
+    and run until it closes; the exit code (2 when there is no display)."""
+    if QApplication.instance() is None and no_display():
+        print("restora: no display to open the editor on (DISPLAY and WAYLAND_DISPLAY are not set); "
+              "the command line needs none: python main.py --help", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image as PILImage
 from PySide6.QtCore import QRect
 
@@ -65,6 +66,15 @@ def test_a_folder_on_the_command_line_opens_batch_export(tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [f"batch {tmp_path}", "exit 0"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a display is a Linux matter")
+def test_without_a_display_the_editor_says_so_instead_of_aborting(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    out = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=dict(env, XDG_CONFIG_HOME=str(tmp_path)),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "no display to open the editor on" in out.stderr
+    assert "python main.py --help" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_open_shows_the_image(qtbot, window, tmp_path):
