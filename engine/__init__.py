@@ -18,7 +18,7 @@ from .batch import (BatchProgress, BatchReport, BatchRequest, FileOutcome, previ
 from .errors import (Cancelled, DeviceError, ImageReadError, ImageWriteError, ModelError,
                      ModelNotInstalledError, RestoraError)
 from .imageio import DEFAULT_MAX_PIXELS, SAVE_FORMATS, load_image, load_mask, save_image, to_uint8
-from .models import ModelCard, find_model, get_card, list_models, user_data_dir, user_models_dir
+from .models import ModelCard, delete_user_model, find_model, get_card, list_models, user_data_dir, user_models_dir
 from .morphology import dilate_step, grow_mask
 from .pipeline import STEP_NAMES, Step, check_installed, parse_steps
 from .region import Box, Region, blend_region, paste_hard
@@ -54,8 +54,9 @@ __all__ = [
     "Cancelled", "DeviceError", "ImageReadError", "ImageWriteError", "ModelError", "ModelNotInstalledError",
     "RestoraError", "Box", "Region", "blend_region", "paste_hard", "DEFAULT_MAX_PIXELS", "SAVE_FORMATS",
     "load_image", "load_mask", "save_image", "to_uint8", "dilate_step", "grow_mask", "ModelCard",
-    "find_model", "get_card", "list_models", "user_data_dir", "user_models_dir", "CancelToken", "Image", "MaskRequest",
-    "Progress", "RepairRequest", "RestoreRequest", "RunOptions", "UpscaleRequest",
+    "delete_user_model", "find_model", "get_card", "list_models", "user_data_dir", "user_models_dir",
+    "CancelToken", "Image", "MaskRequest", "Progress", "RepairRequest", "RestoreRequest", "RunOptions",
+    "UpscaleRequest",
     "BatchProgress", "BatchReport", "BatchRequest", "FileOutcome", "preview_first", "read_report", "report_path",
     "run_batch", "STEP_NAMES", "Step", "check_installed", "parse_steps",
     "FINETUNE_DEFAULT_LR", "FINETUNE_TASKS", "METRIC_LABELS", "FinetuneRequest", "FinetuneResult", "FinetuneStatus",

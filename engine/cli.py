@@ -15,7 +15,7 @@ from .batch import BatchRequest, OutputClaims, find_images, output_format, run_b
 from .errors import Cancelled, DeviceError, ModelError, ModelNotInstalledError, RestoraError
 from .imageio import SAVE_FORMATS, load_image, load_mask, save_image
 from .jobs import run_job
-from .models import broken_cards, find_model, get_card, list_models, user_models_dir
+from .models import broken_cards, delete_user_model, find_model, get_card, list_models, user_models_dir
 from .pipeline import check_installed, parse_steps
 from .training.finetune_data import DEFAULT_LR as FINETUNE_DEFAULT_LR, METRIC_LABELS, FinetuneRequest, FinetuneStatus
 from .types import DETECT_WORK_SIDE, Image, MaskRequest, RepairRequest, RestoreRequest, RunOptions, UpscaleRequest
@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process only share I of N (0 <= I < N), e.g. --shard $SLURM_ARRAY_TASK_ID/8")
     _common(p)
     _finetune_parser(sub)
-    sub.add_parser("models", help="list models with their measured quality",
-                   description="List shipped and user models with their measured benchmark numbers.")
+    p = sub.add_parser("models", help="list models with their measured quality",
+                       description="List shipped and user models with their measured benchmark numbers.")
+    p.add_argument("--delete", metavar="NAME", help=f"delete your own model NAME from {user_models_dir()}")
     p = sub.add_parser("bench", help="run the benchmarks (tables, benchmarks/results/*.json, model cards)",
                        description="Run the project's benchmark scripts (" + str(BENCHMARKS) + "), all of them or "
                                    "those named, as `make bench` does: each prints its tables and writes its "
@@ -419,6 +420,10 @@ def _saved_on_cancel(name: str) -> str:
 
 
 def cmd_models(args) -> int:
+    if args.delete:
+        delete_user_model(args.delete)       # a refusal is a RestoraError: exit 2, said by main()
+        print(f"deleted model {args.delete!r}", file=sys.stderr)
+        return EXIT_OK
     cards = list_models()
     if not cards:
         print("no models installed")

@@ -120,6 +120,22 @@ def get_card(name: str) -> ModelCard:
     return matches[-1]
 
 
+def delete_user_model(name: str) -> None:
+    """Delete the person's own model `name` (its card, then its weights); ModelError for a
+    shipped model, an unknown name, or a file that cannot be removed."""
+    cards = [c for c in list_models() if c.name == name]
+    mine = [c for c in cards if c.source == "user"]
+    if not mine:
+        raise ModelError(f"model {name!r} is shipped with Restora and cannot be deleted" if cards else
+                         f"no model of your own is called {name!r}")
+    card = mine[-1]
+    try:
+        card.card_path.unlink()              # first: a model without its card is no longer listed
+        card.weights.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ModelError(f"{card.card_path}: cannot delete model {name!r} ({exc.strerror or exc})") from exc
+
+
 def find_model(task: str, scale: int | None = None, variant: str | None = None) -> ModelCard:
     """The shipped model for `task` (and scale/variant for upscaling)."""
     cands = [c for c in list_models(task) if c.source == "shipped"

@@ -1143,7 +1143,10 @@ class MainWindow(QMainWindow):
         QMessageBox.critical(self, title, message)
 
     def show_models(self) -> None:
-        ModelListDialog(self).exec()
+        dialog = ModelListDialog(self)
+        dialog.models_changed.connect(self.panel.reload_models)   # a deleted model leaves the lists
+        dialog.exec()
+        dialog.deleteLater()
 
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.menuBar(), self).exec()

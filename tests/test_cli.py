@@ -259,6 +259,14 @@ def test_one_file_failing_part_way_is_named_and_the_rest_are_done(tiny, tmp_path
     assert (out / "b.png").exists() and not (out / "a.png").exists()
 
 
+def test_models_delete_removes_only_ones_own(own_tiny_models, capsys):
+    assert main(["models", "--delete", "test-sr-x2"]) == 0
+    assert not (own_tiny_models / "models" / "test-sr-x2.json").exists()
+    assert main(["models", "--delete", "document-unet"]) == 2
+    assert "cannot be deleted" in capsys.readouterr().err
+    assert (ROOT / "resources" / "models" / "document-unet.json").is_file()
+
+
 def test_models_lists_registry(tiny, capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

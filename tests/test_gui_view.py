@@ -227,3 +227,29 @@ def test_models_dialog_lists_installed_models(qtbot, tmp_path, monkeypatch):
     assert "mine" in names
     row = names.index("mine")
     assert dialog.table.item(row, 1).text() == "my model" and "31.5" in dialog.table.item(row, 6).text()
+
+
+def test_models_dialog_deletes_only_ones_own_models_after_asking(qtbot, own_tiny_models, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.dialogs import models_dialog
+
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(models_dialog.QMessageBox, "question", lambda *args, **kw: answers.pop(0))
+    dialog = models_dialog.ModelListDialog()
+    qtbot.addWidget(dialog)
+    names = [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+    sources = [dialog.table.item(r, 5).text() for r in range(dialog.table.rowCount())]
+    assert not dialog.delete_button.isEnabled()
+    dialog.table.selectRow(sources.index("shipped"))
+    assert not dialog.delete_button.isEnabled() and not dialog.delete_selected()
+    dialog.table.selectRow(names.index("test-sr-x2"))
+    assert dialog.delete_button.isEnabled()
+    assert not dialog.delete_selected()                                   # Cancel
+    assert (own_tiny_models / "models" / "test-sr-x2.json").is_file()
+    with qtbot.waitSignal(dialog.models_changed):
+        dialog.delete_button.click()                                      # Yes
+    assert not (own_tiny_models / "models" / "test-sr-x2.json").exists()
+    assert dialog.table.rowCount() == len(names) - 1
+    assert "test-sr-x2" not in [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+    assert not dialog.delete_button.isEnabled()

@@ -55,6 +55,20 @@ def test_broken_card_is_reported_not_fatal(user_dir):
     assert any("junk.json" in m for m in models.broken_cards())
 
 
+def test_deleting_a_model_of_ones_own(user_dir):
+    card = models.get_card("test-sr-x2")
+    models.delete_user_model("test-sr-x2")
+    assert not card.card_path.exists() and not card.weights.exists()
+    assert "test-sr-x2" not in {c.name for c in models.list_models()}
+    assert models.get_card("test-sr-x4").installed                      # the others stay
+    with pytest.raises(ModelError, match="no model of your own is called 'test-sr-x2'"):
+        models.delete_user_model("test-sr-x2")
+    shipped = next(c for c in models.list_models() if c.source == "shipped")
+    with pytest.raises(ModelError, match="shipped with Restora and cannot be deleted"):
+        models.delete_user_model(shipped.name)
+    assert shipped.card_path.is_file()
+
+
 def test_card_records_sha256(user_dir):
     raw = json.loads((user_dir / "models" / "test-sr-x4.json").read_text())
     assert raw["sha256"] == models.sha256_file(user_dir / "models" / "test-sr-x4.safetensors")
