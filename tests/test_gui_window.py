@@ -77,6 +77,16 @@ def test_without_a_display_the_editor_says_so_instead_of_aborting(tmp_path):
     assert "python main.py --help" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_no_two_actions_share_a_key(window):
+    from PySide6.QtGui import QAction
+
+    owners: dict[str, str] = {}
+    for action in window.findChildren(QAction):
+        for key in action.shortcuts():
+            assert owners.setdefault(key.toString(), action.text()) == action.text(), key.toString()
+    assert len(owners) >= 30
+
+
 def test_open_shows_the_image(qtbot, window, tmp_path):
     path = write_png(tmp_path / "photo.png", 30, 40)
     open_image(qtbot, window, path)
