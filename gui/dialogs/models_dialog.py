@@ -44,6 +44,8 @@ class ModelListDialog(QDialog):
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self._cards: list[engine.ModelCard] = []
         self._fill()
+        if not self._cards:
+            layout.insertStretch(2, 1)          # the message at the top, the buttons at the bottom
         self.resize(QSize(900, 380) if self._cards else QSize(520, 150))
 
     def _fill(self) -> None:
