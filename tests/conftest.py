@@ -297,6 +297,17 @@ def _write(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_data_dir(tmp_path_factory):
+    """No test reads or writes the person's own Restora folder (models, recovery copies, fine-tune
+    runs): RESTORA_DATA_DIR points at an empty temporary folder for the whole run, subprocesses
+    included. A recovery copy left there by the person's editor made a subprocess test wait on
+    the editor's recovery question."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RESTORA_DATA_DIR", str(tmp_path_factory.mktemp("restora-data")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def hostile_dir(tmp_path_factory) -> HostileCatalogue:
     """Write the hostile catalogue once per session; see the module docstring."""
