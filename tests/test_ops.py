@@ -163,6 +163,16 @@ def test_the_reduced_fill_is_used_where_the_full_size_fill_left_the_damage():
     assert np.abs(out[90:150, 90:150] - fine[90:150, 90:150]).max() < 0.03
 
 
+def test_a_large_picture_is_also_filled_at_every_halving_down_to_its_working_size_and_below():
+    from engine.ops.repair import COARSEST_SIDE, reductions
+
+    assert reductions((4000, 6000), 0.08) == [(2000, 3000), (1000, 1500), (500, 750), (320, 480)]
+    assert reductions((1000, 1500), 0.32) == [(500, 750), (320, 480)]      # 0.25 is too close to 0.32
+    assert reductions((2000, 3000), 0.3) == [(1000, 1500), (600, 900), (300, 450)]
+    assert min(reductions((2000, 3000), 0.3)[-1]) // 2 < COARSEST_SIDE <= min(reductions((2000, 3000), 0.3)[-1])
+    assert reductions((500, 700), 1.0) == []
+
+
 def test_repair_refuses_a_picture_its_copies_would_not_fit_in_memory(monkeypatch):
     """The repair holds several full-size float copies: it asks for the memory of them all
     before it starts, not only for its result's."""

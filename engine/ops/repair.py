@@ -88,13 +88,22 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
 
 
 def reductions(shape: tuple[int, int], scale: float) -> list[tuple[int, int]]:
-    """The sizes (h, w) a picture of `shape` is also filled at: reduced by `scale`, then
-    halved while the short side stays at least COARSEST_SIDE; none when `scale` is 1."""
-    sizes = []
-    while scale < 1 and (not sizes or min(shape) * scale >= COARSEST_SIDE):
-        sizes.append((max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))))
-        scale /= 2
-    return sizes
+    """The sizes (h, w) a picture of `shape` is also filled at, largest first: every halving
+    of it more than 1.25 times `scale` (one that close adds time, not a view), reduced by
+    `scale`, then halved while the short side stays at least COARSEST_SIDE; none when `scale`
+    is 1. The halvings above `scale` keep each fill's detail to one halving's finest: under
+    the low frequencies of a fill reduced far more, the full-size fill's detail was the
+    damage's own edges where its network left the damage (a soft crack's dark outline)."""
+    if scale >= 1:
+        return []
+    steps, step = [], 0.5
+    while step > scale * 1.25:
+        steps.append(step)
+        step /= 2
+    steps.append(scale)
+    while min(shape) * steps[-1] / 2 >= COARSEST_SIDE:
+        steps.append(steps[-1] / 2)
+    return [(max(1, round(shape[0] * s)), max(1, round(shape[1] * s))) for s in steps]
 
 
 def _unstuck(rgb: np.ndarray, fine: np.ndarray, coarse: np.ndarray, small: tuple[int, int]) -> np.ndarray:
