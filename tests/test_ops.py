@@ -167,9 +167,11 @@ def test_a_large_picture_is_also_filled_at_every_halving_down_to_its_working_siz
     from engine.ops.repair import COARSEST_SIDE, reductions
 
     assert reductions((4000, 6000), 0.08) == [(2000, 3000), (1000, 1500), (500, 750), (320, 480)]
-    assert reductions((1000, 1500), 0.32) == [(500, 750), (320, 480)]      # 0.25 is too close to 0.32
-    assert reductions((2000, 3000), 0.3) == [(1000, 1500), (600, 900), (300, 450)]
-    assert min(reductions((2000, 3000), 0.3)[-1]) // 2 < COARSEST_SIDE <= min(reductions((2000, 3000), 0.3)[-1])
+    assert reductions((1000, 1500), 0.32) == [(500, 750), (320, 480)]
+    assert reductions((1000, 1500), 0.4) == [(400, 600), (200, 300)]       # 0.5 is too close to 0.4
+    sizes = reductions((2000, 3000), 0.3)
+    assert sizes == [(1000, 1500), (600, 900), (300, 450)]
+    assert min(sizes[-1]) // 2 < COARSEST_SIDE <= min(sizes[-1])
     assert reductions((500, 700), 1.0) == []
 
 
