@@ -24,8 +24,8 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests
 
 # The benchmarks of what ships (tables printed, JSON in benchmarks/results/, numbers into the model cards).
-# benchmarks/damage.py compares with OpenCV's inpainting (the bench extra).
-bench: $(STAMP)
+# benchmarks/damage.py compares with OpenCV's inpainting (the bench extra); the synthetic pages want the fonts.
+bench: $(STAMP) fonts
 	$(PY) -m pip install --quiet -e ".[bench]" "$(TORCH_SPEC)"
 	$(PY) main.py bench
 
