@@ -175,24 +175,27 @@ def test_a_large_picture_is_also_filled_at_every_halving_down_to_its_working_siz
     assert reductions((500, 700), 1.0) == []
 
 
-@pytest.mark.parametrize("op", ["repair", "restore"])
+@pytest.mark.parametrize("op", ["repair", "restore", "segment"])
 def test_an_op_refuses_a_picture_its_copies_would_not_fit_in_memory(monkeypatch, op):
-    """Repair and restore hold several full-size float copies: each asks for the memory of
-    them all before it starts, not only for its result's."""
+    """Repair, restore and detection hold several full-size float copies: each asks for the
+    memory of them all before it starts, not only for its result's."""
     import importlib
 
     import engine.device
 
     bytes_per_pixel = importlib.import_module(f"engine.ops.{op}").BYTES_PER_PIXEL
     im = _img(60, 80)
-    free = 60 * 80 * bytes_per_pixel // 2              # room for the result (12 bytes a pixel), not for the copies
+    free = 60 * 80 * bytes_per_pixel // 2              # room for the result, not for the copies
     monkeypatch.setattr(engine.device.psutil, "virtual_memory", lambda: type("Memory", (), {"available": free}))
-    mask = np.ones((60, 80), np.float32)
-    job, what = ((engine.repair(im, RepairRequest("test-repair", options=CPU), mask), "repairing the 80x60 picture")
-                 if op == "repair" else (engine.restore(im, RestoreRequest("test-restore", CPU)),
-                                         "restoring the 80x60 page"))
+    job, what = {
+        "repair": (lambda: engine.repair(im, RepairRequest("test-repair", options=CPU), np.ones((60, 80), np.float32)),
+                   "repairing the 80x60 picture"),
+        "restore": (lambda: engine.restore(im, RestoreRequest("test-restore", CPU)), "restoring the 80x60 page"),
+        "segment": (lambda: engine.detect_damage(im, MaskRequest("test-mask", options=CPU)),
+                    "detecting damage in the 80x60 picture"),
+    }[op]
     with pytest.raises(RestoraError, match=f"{what} needs .* GB of memory"):
-        run_job(job)
+        run_job(job())
 
 
 @pytest.mark.parametrize("c", [1, 3])

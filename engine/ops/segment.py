@@ -46,6 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..device import ensure_host_memory
 from ..jobs import sub_progress
 from ..models import get_card
 from ..morphology import dilate_step, reconstruct
@@ -56,6 +57,8 @@ from .common import prepare
 PAGE_STROKE = 1.85   # px: a page's text is looked at with strokes this wide (about 100 dpi), see above
 VIEWS = 8            # the detector looks at the picture in its 8 mirror images and quarter turns, see above
 STRONG, WEAK = 0.85, 0.45  # at threshold 0.5 the mask holds pixels >= WEAK joined to one >= STRONG, see above
+BYTES_PER_PIXEL = 60  # peak memory past the input a pixel of the picture as looked at: 58 measured (views, hysteresis)
+ENLARGED_BYTES = 12   # and a pixel of the picture, for the score enlarged back to its size: 11 measured on 24-48 MP
 
 
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -161,6 +164,8 @@ def detect_damage(image: Image, request: MaskRequest = MaskRequest(),
     h, w = rgb.shape[:2]
     scale = detection_scale(image, request)
     small = (max(1, round(h * scale)), max(1, round(w * scale)))
+    ensure_host_memory(BYTES_PER_PIXEL * small[0] * small[1] + ENLARGED_BYTES * h * w,
+                       f"detecting damage in the {w}x{h} picture")
     if small != (h, w):
         rgb = resized(rgb, small, "area")
     prob = np.zeros((*rgb.shape[:2], 1), np.float32)
