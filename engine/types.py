@@ -46,6 +46,10 @@ class Image:
             return self.pixels.astype(np.float32) / 255
         return self.pixels
 
+    def float_cost(self) -> int:
+        """The bytes a pixel that float_pixels() allocates: 4 a channel for uint8 pixels, else none."""
+        return 4 * self.channels if self.pixels.dtype == np.uint8 else 0
+
     def compact(self) -> "Image":
         """This image with an 8-bit source's pixels held as uint8: a quarter of the
         memory, and the values an 8-bit export writes. A 16-bit one is returned as it is."""

@@ -198,6 +198,22 @@ def test_an_op_refuses_a_picture_its_copies_would_not_fit_in_memory(monkeypatch,
         run_job(job())
 
 
+def test_an_8_bit_picture_is_asked_for_its_float_copy_too(monkeypatch):
+    """A big 8-bit result (an upscale) is kept as uint8; an op that works on it in floats
+    asks for that copy as well."""
+    import engine.device
+    from engine.ops.restore import BYTES_PER_PIXEL
+
+    im = _img(60, 80)
+    im8 = replace(im, pixels=engine.to_uint8(im.pixels))
+    assert (im.float_cost(), im8.float_cost()) == (0, 12)
+    free = 60 * 80 * (BYTES_PER_PIXEL + 6)             # room for the op's copies, not for a float copy as well
+    monkeypatch.setattr(engine.device.psutil, "virtual_memory", lambda: type("Memory", (), {"available": free}))
+    assert run_job(engine.restore(im, RestoreRequest("test-restore", CPU))).pixels.shape == (60, 80, 3)
+    with pytest.raises(RestoraError, match="restoring the 80x60 page needs"):
+        run_job(engine.restore(im8, RestoreRequest("test-restore", CPU)))
+
+
 @pytest.mark.parametrize("c", [1, 3])
 def test_repair_changes_only_masked_pixels(c):
     im = _img(c=c)

@@ -41,7 +41,7 @@ def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndar
     Yields Progress; returns the repaired Image."""
     card = get_card(request.model)
     w, h = image.width, image.height
-    ensure_host_memory(BYTES_PER_PIXEL * w * h, f"repairing the {w}x{h} picture")
+    ensure_host_memory((BYTES_PER_PIXEL + image.float_cost()) * w * h, f"repairing the {w}x{h} picture")
     scale = detection_scale(image, MaskRequest(scale=request.scale))
     first = int(mask is None)           # the progress parts: detection (if asked), fill, reduced fill
     parts = first + 1 + (scale < 1)

@@ -31,7 +31,7 @@ def restore(image: Image, request: RestoreRequest = RestoreRequest(),
     """Clean a scanned page. Yields Progress per tile; returns the restored Image."""
     card = get_card(request.model)
     w, h = image.width, image.height
-    ensure_host_memory(BYTES_PER_PIXEL * w * h, f"restoring the {w}x{h} page")
+    ensure_host_memory((BYTES_PER_PIXEL + image.float_cost()) * w * h, f"restoring the {w}x{h} page")
     net, device, tile, mixed = prepare(card, "restore", request.options)
     px = image.float_pixels()
     y_in = px[..., 0] if image.channels == 1 else luminance(px)

@@ -160,14 +160,14 @@ def detect_damage(image: Image, request: MaskRequest = MaskRequest(),
     (`hysteresis`) if `soft`, else 0/1."""
     card = get_card(request.model)
     net, device, tile, mixed = prepare(card, "mask", request.options)
-    rgb = as_rgb(image.float_pixels())
-    h, w = rgb.shape[:2]
+    h, w = image.height, image.width
     scale = detection_scale(image, request)
     small = (max(1, round(h * scale)), max(1, round(w * scale)))
-    ensure_host_memory(BYTES_PER_PIXEL * small[0] * small[1] + ENLARGED_BYTES * h * w,
+    ensure_host_memory(BYTES_PER_PIXEL * small[0] * small[1] + (ENLARGED_BYTES + image.float_cost()) * h * w,
                        f"detecting damage in the {w}x{h} picture")
-    if small != (h, w):
-        rgb = resized(rgb, small, "area")
+    pixels = image.float_pixels()
+    rgb = as_rgb(resized(pixels, small, "area") if small != (h, w) else pixels)
+    del pixels
     prob = np.zeros((*rgb.shape[:2], 1), np.float32)
     for i in range(VIEWS):                    # the picture turned by i // 2 quarter turns, mirrored when i is odd
         turns, mirror = i // 2, i % 2
