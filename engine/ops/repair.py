@@ -32,7 +32,7 @@ from .segment import as_rgb, detect_damage, detection_scale, resized
 STUCK_SLOPE = 0.05   # the reduced fill is used fully where it changed the picture this much more (mean level)
 COARSEST_SIDE = 200  # the smallest reduction's short side: about the smallest training pictures
 OVERLAP = 32         # px of context each tile reads past its core; neighbouring tiles' fills are blended across it
-BYTES_PER_PIXEL = 110  # the op's peak memory past its input: 107 measured on 24 MP (its full-size float copies)
+BYTES_PER_PIXEL = 115  # the op's peak memory past its input: 107 measured on 24 MP (111 grey; full-size float copies)
 
 
 def repair(image: Image, request: RepairRequest = RepairRequest(), mask: np.ndarray | None = None,
