@@ -68,9 +68,9 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
 
 def resized(a: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     """HxWxC float32 `a` resized to `size` (h, w): "area" averages (reducing), "bilinear" enlarges."""
-    t = as_tensor(a).permute(2, 0, 1)[None]
+    t = as_tensor(a)[None].permute(0, 3, 1, 2)     # a channels-last view: the result is channels-last too,
     out = F.interpolate(t, size=size, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
-    return out[0].permute(1, 2, 0).contiguous().numpy()
+    return out[0].permute(1, 2, 0).contiguous().numpy()  # so this is no copy
 
 
 def _ink(pixels: np.ndarray, short: int, window: int
