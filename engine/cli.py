@@ -45,16 +45,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _ranged(kind: type, lo: float, hi: float | None = None):
+    """An argparse type: a number of `kind` from `lo` to `hi` (inclusive; no upper bound if None)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+                                             ) from None
+        if not lo <= value <= (hi if hi is not None else value):
+            raise argparse.ArgumentTypeError(f"{text} is not " + (f"at least {lo}" if hi is None
+                                                                   else f"between {lo} and {hi}"))
+        return value
+    return parse
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                    help="compute device (default: auto = cuda, then mps, then cpu)")
-    p.add_argument("--tile", type=int, default=0, metavar="N",
+    p.add_argument("--tile", type=_ranged(int, 0), default=0, metavar="N",
                    help="tile size in pixels (default: 1024); smaller tiles use less memory")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32"),
                    help="auto: mixed precision where the model keeps its quality (default); fp32: full")
     p.add_argument("--format", choices=sorted(set(SAVE_FORMATS)), default=None,
                    help="output format (default: the input's format when writable, else png)")
-    p.add_argument("--quality", type=int, default=92, metavar="Q", help="JPEG/WebP quality 1-100 (default 92)")
+    p.add_argument("--quality", type=_ranged(int, 1, 100), default=92, metavar="Q",
+                   help="JPEG/WebP quality 1-100 (default 92)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
@@ -86,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Detect damage (scratches, dust, stains, holes, creases) and write STEM.png.")
     _io(p)
     p.add_argument("--model", default=MaskRequest().model, help="segmentation model (default: %(default)s)")
-    p.add_argument("--threshold", type=float, default=0.5,
+    p.add_argument("--threshold", type=_ranged(float, 0, 1), default=0.5,
                    help="damage score from which a pixel is damaged (default 0.5; lower finds more)")
     p.add_argument("--soft", action="store_true", help="write the damage score (0-255) instead of a 0/255 mask: "
                                                           "the mask at --threshold T is the score >= 255 T")
@@ -100,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "for a single input; or a folder of masks, one per input: "
                                                        "STEM.png (as `mask` writes them) or STEM_mask.png (as "
                                                        "the editor exports them)")
-    p.add_argument("--threshold", type=float, default=0.5, help="detection threshold (default 0.5)")
+    p.add_argument("--threshold", type=_ranged(float, 0, 1), default=0.5, help="detection threshold (default 0.5)")
     p.add_argument("--model", default=RepairRequest().model, help="inpainting model (default: %(default)s)")
     p.add_argument("--mask-model", default=RepairRequest().mask_model,
                    help="segmentation model used when no --mask is given (default: %(default)s)")
@@ -468,9 +484,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.code or 0)
     if args.verb is None:
         build_parser().print_help()
-        return EXIT_USAGE
-    if getattr(args, "quality", 92) not in range(1, 101):
-        _error("--quality must be between 1 and 100")
         return EXIT_USAGE
     try:
         return COMMANDS[args.verb](args)

@@ -82,6 +82,10 @@ def test_bad_usage_exits_2(capsys):
     assert main(["upscale", "x.png", "-o", "out", "--scale", "3"]) == 2
     assert main(["batch", "nowhere", "-o", "out", "--steps", "restore"]) == 2
     assert main(["batch", ".", "-o", "out", "--steps", "blur"]) == 2
+    for option, value in (("--threshold", "1.5"), ("--threshold", "-0.1"), ("--tile", "-64"), ("--quality", "0")):
+        capsys.readouterr()
+        assert main(["mask", "x.png", "-o", "out", option, value]) == 2
+        assert f"argument {option}: {value} is not" in capsys.readouterr().err
 
 
 def test_model_not_installed_exits_2(tmp_path, capsys, monkeypatch):
