@@ -245,9 +245,6 @@ class ImageView(QGraphicsView):
         self._compare_enabled = enabled
         self._sync_overlays()
 
-    def compare_enabled(self) -> bool:
-        return self._compare_enabled
-
     def set_original_flashed(self, flashed: bool) -> None:
         """Show the original over everything while `flashed` (a held key)."""
         self._original_flashed = flashed
